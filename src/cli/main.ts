@@ -1,0 +1,183 @@
+/**
+ * The `wahub` command line. Thin: it parses arguments (commander) and calls the same services as
+ * the server. Every command takes `--json` and then prints exactly one JSON object; failures exit
+ * non-zero with a one-line reason (`{"error":{code,message}}` with --json).
+ */
+import { Command, Option } from 'commander';
+import { ConfigError } from '../config/config.js';
+import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
+import { connectPhoneNumber } from '../numbers/numbers.service.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+import { type Role, startHub } from '../server.js';
+import { AppError } from '../shared/errors.js';
+import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
+import { simulatorCommand } from './simulator.command.js';
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+function print(options: JsonFlag, result: Record<string, unknown>, human: string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${human}\n`);
+}
+
+/** Runs `work` with a runtime (quiet logger), always closing it. */
+async function withRuntime<T>(work: (runtime: Runtime) => Promise<T>, migrate = true): Promise<T> {
+  const runtime = await openRuntime({ migrate, logLevel: 'warn' });
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function fail(error: unknown, json: boolean): never {
+  const code = error instanceof AppError ? error.code : error instanceof ConfigError ? 'invalid_configuration' : 'error';
+  const message = error instanceof Error ? error.message : String(error);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`wahub: ${message}\n`);
+  process.exit(1);
+}
+
+function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): void {
+  const { config } = hub.runtime;
+  const lines = [`wahub ${config.mode} mode, role ${role}${hub.url ? `, listening on ${hub.url}` : ''}`];
+  if (hub.demo && hub.url) {
+    lines.push(
+      '',
+      `Demo organization ${hub.demo.org_id}; operator ${hub.demo.operator_email}`,
+      `Demo API key: ${hub.demo.api_key}`,
+      '',
+      'Send a first message (the simulator plays the customer and reports sent → delivered → read):',
+      `  curl -s -X POST ${hub.url}/v1/messages -H 'Authorization: Bearer ${hub.demo.api_key}' -H 'Content-Type: application/json' \\`,
+      `    -d '{"from_phone_number_id":"${hub.demo.phone_number_id}","to":"+14155550123","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}'`,
+      'Let the customer write first (opens the 24-hour window for free-form text):',
+      `  curl -s -X POST ${hub.url}/simulator/_simulator/inbound -H 'Content-Type: application/json' \\`,
+      `    -d '{"phone_number_id":"${hub.demo.phone_number_id}","from":"14155550123","profile_name":"Maya","text":"Hi!"}'`,
+      `List threads:  curl -s ${hub.url}/v1/threads -H 'Authorization: Bearer ${hub.demo.api_key}'`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+const program = new Command('wahub').description('WhatsApp Business messaging hub').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the hub (HTTP API and/or outbox dispatcher)')
+  .addOption(new Option('--role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
+  .option('--json', 'print the startup summary as JSON')
+  .action(async (options: JsonFlag & { role: Role }) => {
+    const startedAt = Date.now();
+    const hub = await startHub(options.role).catch((error) => fail(error, Boolean(options.json)));
+    const readyMs = Date.now() - startedAt;
+    if (options.json) print(options, { url: hub.url ?? null, mode: hub.runtime.config.mode, role: options.role, ready_ms: readyMs, demo: hub.demo ?? null }, '');
+    else printBanner(hub, options.role);
+    hub.runtime.logger.info({ ready_ms: readyMs }, 'ready');
+    let closing = false;
+    const shutdown = (signal: string) => {
+      if (closing) process.exit(1); // a second signal forces exit
+      closing = true;
+      hub.runtime.logger.info({ signal }, 'shutting down');
+      hub.close().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply, revert or list schema migrations')
+  .argument('<action>', 'up | down | status')
+  .option('--json', 'print JSON')
+  .action(async (action: string, options: JsonFlag) => {
+    try {
+      const result = await withRuntime(async ({ db }) => {
+        if (action === 'up') return { applied: await migrateUp(db) };
+        if (action === 'down') return { reverted: await migrateDown(db) };
+        if (action === 'status') return { migrations: await migrationStatus(db) };
+        throw new AppError('validation_failed', `unknown action "${action}": use up, down or status`);
+      }, false);
+      print(options, result, JSON.stringify(result, null, 2));
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+program
+  .command('org')
+  .description('organizations')
+  .command('create')
+  .requiredOption('--name <name>', 'organization name')
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { name: string }) => {
+    try {
+      const { id } = await withRuntime(({ db }) => createOrganization(db, options.name));
+      print(options, { id }, id);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+program
+  .command('operator')
+  .description('operators')
+  .command('create')
+  .requiredOption('--org <id>', 'organization id')
+  .requiredOption('--email <email>', 'email')
+  .addOption(new Option('--role <role>', 'role').choices(['owner', 'admin', 'agent']).makeOptionMandatory())
+  .option('--name <name>', 'display name')
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { org: string; email: string; role: 'owner' | 'admin' | 'agent'; name?: string }) => {
+    try {
+      const result = await withRuntime(({ db }) => createOperator(db, { orgId: options.org, email: options.email, role: options.role, name: options.name ?? null }));
+      print(options, { id: result.id, api_key: result.apiKey }, `operator ${result.id}\nAPI key (shown once): ${result.apiKey}`);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+program
+  .command('api-key')
+  .description('API keys')
+  .command('create')
+  .requiredOption('--org <id>', 'organization id')
+  .requiredOption('--operator <id>', 'operator id')
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { org: string; operator: string }) => {
+    try {
+      const result = await withRuntime(({ db }) => createApiKey(db, options.org, options.operator));
+      print(options, { api_key: result.apiKey }, `API key (shown once): ${result.apiKey}`);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+program
+  .command('number')
+  .description('business phone numbers')
+  .command('add')
+  .requiredOption('--org <id>', 'organization id')
+  .requiredOption('--waba-id <id>', 'Meta WABA id')
+  .requiredOption('--phone-number-id <id>', 'Meta phone_number_id')
+  .requiredOption('--display-phone-number <number>', 'display number, e.g. 15550100001')
+  .requiredOption('--access-token <token>', 'access token (stored encrypted)')
+  .option('--throughput-mps <n>', 'messages per second (default 80)', (value) => Number(value))
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { org: string; wabaId: string; phoneNumberId: string; displayPhoneNumber: string; accessToken: string; throughputMps?: number }) => {
+    try {
+      const { id } = await withRuntime(({ db, cipher }) =>
+        connectPhoneNumber(db, cipher, {
+          orgId: options.org, wabaId: options.wabaId, phoneNumberId: options.phoneNumberId,
+          displayPhoneNumber: options.displayPhoneNumber, accessToken: options.accessToken, throughputMps: options.throughputMps,
+        }),
+      );
+      print(options, { id }, id);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+program.addCommand(simulatorCommand(print, fail));
+
+await program.parseAsync(process.argv);

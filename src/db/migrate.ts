@@ -1,0 +1,50 @@
+/**
+ * Schema migrations (Kysely Migrator). Migrations are numbered modules with `up` and `down`, listed
+ * here statically so they load the same way from TypeScript sources and from a bundle. A migration
+ * is never edited after it lands; add a new one.
+ */
+import { type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import type { Db } from './database.js';
+import * as m0001 from './migrations/0001_initial.js';
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_initial': m0001,
+};
+
+function migrator(db: Db): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+    migrationTableName: 'schema_migrations',
+    migrationLockTableName: 'schema_migrations_lock',
+  });
+}
+
+export interface MigrationStatus {
+  name: string;
+  executedAt: Date | null;
+}
+
+function unwrap(result: MigrationResultSet): string[] {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`migration ${failed ?? '(unknown)'} failed`, { cause: result.error });
+  }
+  return (result.results ?? []).map((r) => r.migrationName);
+}
+
+/** Applies every pending migration; returns the names applied. Safe to run concurrently (Kysely locks). */
+export async function migrateUp(db: Db): Promise<string[]> {
+  return unwrap(await migrator(db).migrateToLatest());
+}
+
+/** Reverts the most recent migration; returns the names reverted (empty when none is applied). */
+export async function migrateDown(db: Db): Promise<string[]> {
+  return unwrap(await migrator(db).migrateDown());
+}
+
+/** Every known migration with the time it was applied, or null when pending. */
+export async function migrationStatus(db: Db): Promise<MigrationStatus[]> {
+  const all = await migrator(db).getMigrations();
+  return all.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
+}

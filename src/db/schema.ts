@@ -1,0 +1,240 @@
+/**
+ * Row types of every table, as Kysely sees them (see migrations/ for the constraints).
+ *
+ * Glossary: organization = tenant; operator = an employee of the organization; WABA = WhatsApp
+ * Business Account (`waba_id` is Meta's id); phone number = a business number (`phone_number_id`
+ * is Meta's id); client = the customer record; contact = one customer number (E.164, `wa_id`);
+ * thread = the conversation between one business number and one contact; outbox = the queue of
+ * outbound messages to deliver; lease = a worker's time-limited claim on an outbox row.
+ * Columns named `*_ref` hold wahub's uuid of a `wabas`/`phone_numbers` row.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T = unknown> = ColumnType<T, string | T, string | T>;
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  name: string;
+  created_at: Timestamp;
+}
+
+export type OperatorRole = 'owner' | 'admin' | 'agent';
+export interface OperatorsTable {
+  id: Generated<string>;
+  org_id: string;
+  email: string;
+  name: string | null;
+  role: OperatorRole;
+  password_hash: string | null;
+  disabled_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  org_id: string;
+  operator_id: string;
+  prefix: string;
+  key_hash: string;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface WabasTable {
+  id: Generated<string>;
+  org_id: string;
+  waba_id: string;
+  owner_business_id: string | null;
+  name: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WabaAccessTable {
+  org_id: string;
+  operator_id: string;
+  waba_ref: string;
+  granted_at: Timestamp;
+}
+
+export type PhoneNumberStatus = 'active' | 'reauth_required' | 'disconnected';
+export interface PhoneNumbersTable {
+  id: Generated<string>;
+  org_id: string;
+  waba_ref: string;
+  provider: ColumnType<'meta' | 'twilio', 'meta' | 'twilio' | undefined, 'meta' | 'twilio'>;
+  phone_number_id: string;
+  display_phone_number: string;
+  e164: string;
+  verified_name: string | null;
+  quality_rating: string | null;
+  messaging_limit_tier: string | null;
+  throughput_mps: ColumnType<number, number | undefined, number>;
+  access_token_ciphertext: string | null;
+  access_token_key_id: string | null;
+  token_expires_at: NullableTimestamp;
+  status: ColumnType<PhoneNumberStatus, PhoneNumberStatus | undefined, PhoneNumberStatus>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ClientsTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  attributes: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ContactsTable {
+  id: Generated<string>;
+  org_id: string;
+  client_id: string;
+  e164: string;
+  wa_id: string | null;
+  profile_name: string | null;
+  verified_at: NullableTimestamp;
+  terms_version: string | null;
+  terms_accepted_at: NullableTimestamp;
+  blocked_at: NullableTimestamp;
+  blocked_reason: string | null;
+  last_active_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ThreadsTable {
+  id: Generated<string>;
+  org_id: string;
+  phone_number_ref: string;
+  contact_id: string;
+  status: ColumnType<'open' | 'closed', 'open' | 'closed' | undefined, 'open' | 'closed'>;
+  owner_operator_id: string | null;
+  last_inbound_at: NullableTimestamp;
+  last_message_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface ThreadCollaboratorsTable {
+  org_id: string;
+  thread_id: string;
+  operator_id: string;
+  role: ColumnType<'cowriter', 'cowriter' | undefined, 'cowriter'>;
+  added_at: Timestamp;
+}
+
+export type MessageDirection = 'inbound' | 'outbound';
+/** `received` is the only status of inbound messages; the rest are outbound, in order. */
+export type MessageStatus = 'received' | 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'played' | 'failed';
+export interface MessagesTable {
+  id: Generated<string>;
+  org_id: string;
+  thread_id: string;
+  phone_number_ref: string;
+  direction: MessageDirection;
+  type: string;
+  content: Json<Record<string, unknown>>;
+  provider_message_id: string | null;
+  status: MessageStatus;
+  error_code: number | null;
+  error_title: string | null;
+  sent_by_operator_id: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  provider_timestamp: NullableTimestamp;
+  raw: Json<unknown> | null;
+  created_at: Timestamp;
+  status_updated_at: Timestamp;
+}
+
+export type OutboxState = 'pending' | 'leased' | 'parked' | 'done' | 'failed';
+export interface MessageOutboxTable {
+  id: Generated<string>;
+  org_id: string;
+  message_id: string;
+  thread_id: string;
+  phone_number_ref: string;
+  state: ColumnType<OutboxState, OutboxState | undefined, OutboxState>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: NullableTimestamp;
+  last_error: Json<unknown> | null;
+  correlation_id: string | null;
+  created_at: Timestamp;
+  completed_at: NullableTimestamp;
+}
+
+export interface OutboxEventsTable {
+  id: Generated<string>;
+  org_id: string;
+  aggregate_id: string;
+  aggregate_type: string;
+  event_type: string;
+  event_version: ColumnType<number, number | undefined, number>;
+  payload: Json<Record<string, unknown>>;
+  metadata: Json<Record<string, unknown>>;
+  correlation_id: string | null;
+  created_at: Timestamp;
+  published_at: NullableTimestamp;
+}
+
+export interface WebhookDeadLettersTable {
+  id: Generated<string>;
+  org_id: string | null;
+  provider: 'meta' | 'twilio';
+  reason: string;
+  detail: string;
+  waba_id: string | null;
+  phone_number_id: string | null;
+  field: string | null;
+  payload: Json<unknown> | null;
+  raw_body: string | null;
+  dedupe_key: string;
+  correlation_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface PendingStatusesTable {
+  id: Generated<string>;
+  org_id: string;
+  phone_number_ref: string;
+  provider_message_id: string;
+  status: 'sent' | 'delivered' | 'read' | 'played' | 'failed';
+  provider_timestamp: Timestamp;
+  error_code: number | null;
+  error_title: string | null;
+  payload: Json<unknown>;
+  received_at: Timestamp;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  operators: OperatorsTable;
+  api_keys: ApiKeysTable;
+  wabas: WabasTable;
+  waba_access: WabaAccessTable;
+  phone_numbers: PhoneNumbersTable;
+  clients: ClientsTable;
+  contacts: ContactsTable;
+  threads: ThreadsTable;
+  thread_collaborators: ThreadCollaboratorsTable;
+  messages: MessagesTable;
+  message_outbox: MessageOutboxTable;
+  outbox_events: OutboxEventsTable;
+  webhook_dead_letters: WebhookDeadLettersTable;
+  pending_statuses: PendingStatusesTable;
+}
+
+export type PhoneNumberRow = Selectable<PhoneNumbersTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type ThreadRow = Selectable<ThreadsTable>;
+export type ContactRow = Selectable<ContactsTable>;
+export type NewMessage = Insertable<MessagesTable>;
+export type MessageUpdate = Updateable<MessagesTable>;

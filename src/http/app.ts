@@ -1,0 +1,51 @@
+/**
+ * Builds the HTTP application (no listening, no process concerns: see server.ts). Tests use it
+ * through `app.inject()` or by listening on port 0.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.js';
+import { inboundRoutes } from '../inbound/inbound.routes.js';
+import { messagesRoutes } from '../outbound/messages.routes.js';
+import type { Simulator } from '../simulator/simulator.js';
+import { threadsRoutes } from '../threads/threads.routes.js';
+import { requireApiKey } from './auth.js';
+import { registerErrorHandler } from './errors.js';
+
+export interface AppOptions {
+  db: Db;
+  logger: Logger;
+  meta: { appSecret: string; verifyToken: string | undefined };
+  /** Mounted at `/simulator` in sandbox mode. */
+  simulator?: Simulator;
+  /** Wakes an in-process dispatcher after a message is queued. */
+  onMessageQueued?: () => void;
+}
+
+/** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
+function requestId(header: unknown): string {
+  return typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    genReqId: (request) => requestId(request.headers['x-request-id']),
+    logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
+    bodyLimit: 1024 * 1024,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  registerErrorHandler(app);
+
+  await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  await app.register(async (api) => {
+    requireApiKey(api, options.db);
+    await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
+    await api.register(threadsRoutes, { db: options.db });
+  });
+  if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
+  return app;
+}

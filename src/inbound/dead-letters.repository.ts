@@ -1,0 +1,45 @@
+/**
+ * SQL for `webhook_dead_letters`: webhook items wahub could not route or parse, kept whole with the
+ * reason (SPEC §2.5: nothing is dropped). A redelivered item is stored once (dedupe_key).
+ */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+
+export interface DeadLetterInput {
+  orgId: string | null;
+  provider: 'meta' | 'twilio';
+  reason: string;
+  detail: string;
+  wabaId: string | null;
+  phoneNumberId: string | null;
+  field: string | null;
+  /** The offending JSON item, or null when only raw text exists. */
+  payload: unknown;
+  /** The raw body, for bodies that are not JSON. */
+  rawBody: string | null;
+  correlationId: string | null;
+}
+
+export async function insertDeadLetter(db: Db | Tx, input: DeadLetterInput): Promise<void> {
+  const payloadJson = input.payload === null || input.payload === undefined ? null : JSON.stringify(input.payload);
+  const dedupeKey = createHash('sha256')
+    .update(`${input.provider}\n${input.reason}\n${input.phoneNumberId ?? ''}\n${payloadJson ?? input.rawBody ?? ''}`)
+    .digest('hex');
+  await sql`
+    INSERT INTO webhook_dead_letters (org_id, provider, reason, detail, waba_id, phone_number_id, field, payload, raw_body, dedupe_key, correlation_id)
+    VALUES (${input.orgId}, ${input.provider}, ${input.reason}, ${input.detail}, ${input.wabaId}, ${input.phoneNumberId}, ${input.field},
+            ${payloadJson}::jsonb, ${input.rawBody}, ${dedupeKey}, ${input.correlationId})
+    ON CONFLICT (dedupe_key) DO NOTHING`.execute(db);
+}
+
+/** Newest dead letters first, keyset on (created_at, id). */
+export async function listDeadLetters(db: Db, limit: number) {
+  return db
+    .selectFrom('webhook_dead_letters')
+    .select(['id', 'org_id', 'provider', 'reason', 'detail', 'waba_id', 'phone_number_id', 'field', 'created_at'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}

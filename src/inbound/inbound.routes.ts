@@ -1,0 +1,69 @@
+/**
+ * Meta webhook endpoint (PROTOCOL.md §1): `GET /webhooks/whatsapp` answers the verify handshake,
+ * `POST /webhooks/whatsapp` verifies `X-Hub-Signature-256` over the raw bytes, then stores every
+ * item in one transaction and answers 200 only after commit.
+ *
+ * Answers: 200 stored (or kept as dead letters); 401 missing/invalid signature (nothing written);
+ * 400 signed but not JSON (kept as a dead letter); 413 over 3 MB; 503 database unavailable (Meta
+ * retries for up to 7 days).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/database.js';
+import { META_SIGNATURE_HEADER, verifyMetaSignature } from '../providers/meta/signature.js';
+import { parseMetaWebhook } from '../providers/meta/webhook.parser.js';
+import { AppError } from '../shared/errors.js';
+import { insertDeadLetter } from './dead-letters.repository.js';
+import { ingestMetaWebhook } from './inbound.service.js';
+
+/** Meta payloads are at most 3 MB (PROTOCOL.md §1.2, [M-OVR]). */
+export const META_WEBHOOK_BODY_LIMIT = 3 * 1024 * 1024;
+
+export interface InboundRoutesOptions {
+  db: Db;
+  appSecret: string;
+  /** The verify token of the App Dashboard; undefined disables the handshake (403). */
+  verifyToken: string | undefined;
+}
+
+function sameString(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export async function inboundRoutes(app: FastifyInstance, options: InboundRoutesOptions): Promise<void> {
+  // The signature covers the exact bytes, so bodies stay raw Buffers until verified.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: META_WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
+
+  app.get('/webhooks/whatsapp', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const mode = query['hub.mode'];
+    const token = query['hub.verify_token'];
+    const challenge = query['hub.challenge'];
+    if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string' || !options.verifyToken || !sameString(token, options.verifyToken)) {
+      throw new AppError('forbidden', 'webhook verification failed');
+    }
+    return reply.type('text/plain').send(challenge);
+  });
+
+  app.post('/webhooks/whatsapp', async (request, reply) => {
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    if (!verifyMetaSignature(options.appSecret, raw, request.headers[META_SIGNATURE_HEADER])) {
+      throw new AppError('invalid_signature', 'missing or invalid X-Hub-Signature-256');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      await insertDeadLetter(options.db, {
+        orgId: null, provider: 'meta', reason: 'invalid_json', detail: 'signed webhook body is not JSON',
+        wabaId: null, phoneNumberId: null, field: null, payload: null, rawBody: raw.toString('utf8'), correlationId: request.id,
+      });
+      throw new AppError('invalid_json', 'webhook body is not valid JSON');
+    }
+    const summary = await ingestMetaWebhook(options.db, parseMetaWebhook(body), request.id);
+    request.log.info({ webhook: summary }, 'meta webhook stored');
+    return reply.status(200).send({ ok: true });
+  });
+}

@@ -1,0 +1,198 @@
+/**
+ * Inbound webhook processing (SPEC §4, PROTOCOL.md §1–2): every item of one webhook POST is routed
+ * and stored in ONE transaction, so Meta gets 200 only when all of it is durable, and a retry of a
+ * failed POST finds nothing half-written.
+ *
+ * - Messages: routed by `phone_number_id` (which must belong to `entry.id`'s WABA), contact/client
+ *   and thread upserted, message inserted once per wamid; a new inbound message reopens the thread.
+ * - Statuses: forward only; a status for an unknown wamid is kept in `pending_statuses`.
+ * - Anything that cannot be routed or parsed: `webhook_dead_letters`, with the reason.
+ */
+import type { Db, Tx } from '../db/database.js';
+import { withTransaction } from '../db/database.js';
+import { upsertContact } from '../contacts/contacts.repository.js';
+import * as messages from '../messages/messages.repository.js';
+import { findConnectedPhoneNumber, updateMessagingLimitTier } from '../numbers/numbers.repository.js';
+import type {
+  ParsedDeadLetter, ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem,
+} from '../providers/meta/webhook.types.js';
+import { waIdToE164 } from '../shared/phone.js';
+import { reopenThread, upsertThread } from '../threads/threads.repository.js';
+import { insertDeadLetter } from './dead-letters.repository.js';
+
+/** What one webhook changed; also what the route logs. */
+export interface IngestSummary {
+  messagesStored: number;
+  duplicateMessages: number;
+  statusesApplied: number;
+  statusesIgnored: number;
+  statusesPending: number;
+  fieldEventsApplied: number;
+  deadLetters: number;
+}
+
+type Route = { id: string; org_id: string; waba_id: string } | undefined;
+
+interface Context {
+  tx: Tx;
+  correlationId: string | null;
+  routes: Map<string, Promise<Route>>;
+  summary: IngestSummary;
+}
+
+function route(ctx: Context, phoneNumberId: string): Promise<Route> {
+  let found = ctx.routes.get(phoneNumberId);
+  if (!found) {
+    found = findConnectedPhoneNumber(ctx.tx, phoneNumberId);
+    ctx.routes.set(phoneNumberId, found);
+  }
+  return found;
+}
+
+async function deadLetter(ctx: Context, item: Omit<ParsedDeadLetter, 'kind'>, orgId: string | null = null): Promise<void> {
+  ctx.summary.deadLetters++;
+  await insertDeadLetter(ctx.tx, {
+    orgId,
+    provider: 'meta',
+    reason: item.reason,
+    detail: item.detail,
+    wabaId: item.wabaId,
+    phoneNumberId: item.phoneNumberId,
+    field: item.field,
+    payload: item.raw ?? null,
+    rawBody: null,
+    correlationId: ctx.correlationId,
+  });
+}
+
+/** Routes a message or status to its number, dead-lettering it when that is impossible. */
+async function routeOrDeadLetter(ctx: Context, item: ParsedInboundMessage | ParsedStatus): Promise<NonNullable<Route> | undefined> {
+  const number = await route(ctx, item.phoneNumberId);
+  const base = { wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw };
+  if (!number) {
+    await deadLetter(ctx, { ...base, reason: 'unroutable_phone_number', detail: `phone_number_id ${item.phoneNumberId} is not connected` });
+    return undefined;
+  }
+  if (number.waba_id !== item.wabaId) {
+    await deadLetter(
+      ctx,
+      { ...base, reason: 'waba_mismatch', detail: `phone_number_id ${item.phoneNumberId} belongs to WABA ${number.waba_id}, not ${item.wabaId}` },
+      number.org_id,
+    );
+    return undefined;
+  }
+  return number;
+}
+
+async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<void> {
+  const number = await routeOrDeadLetter(ctx, item);
+  if (!number) return;
+  const e164 = waIdToE164(item.waId);
+  if (!e164) {
+    await deadLetter(
+      ctx,
+      { wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw, reason: 'contact_without_phone', detail: `wa_id "${item.waId}" is not a phone number` },
+      number.org_id,
+    );
+    return;
+  }
+  const contact = await upsertContact(ctx.tx, {
+    orgId: number.org_id, e164, waId: item.waId, profileName: item.profileName, clientName: `Guest (${e164})`, activeAt: item.timestamp,
+  });
+  const thread = await upsertThread(ctx.tx, { orgId: number.org_id, phoneNumberRef: number.id, contactId: contact.id, inboundAt: item.timestamp });
+  const id = await messages.insertInboundMessage(ctx.tx, {
+    orgId: number.org_id,
+    threadId: thread.id,
+    phoneNumberRef: number.id,
+    type: item.type,
+    content: item.content,
+    wamid: item.wamid,
+    providerTimestamp: item.timestamp,
+    raw: item.raw,
+  });
+  if (!id) {
+    ctx.summary.duplicateMessages++;
+    return;
+  }
+  ctx.summary.messagesStored++;
+  if (thread.status === 'closed') await reopenThread(ctx.tx, number.org_id, thread.id);
+}
+
+async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
+  const number = await routeOrDeadLetter(ctx, item);
+  if (!number) return;
+  const error = item.errors[0];
+  await messages.lockWamid(ctx.tx, number.id, item.wamid);
+  const message = await messages.findMessageByWamid(ctx.tx, number.org_id, number.id, item.wamid);
+  if (!message) {
+    ctx.summary.statusesPending++;
+    await messages.insertPendingStatus(ctx.tx, {
+      orgId: number.org_id,
+      phoneNumberRef: number.id,
+      wamid: item.wamid,
+      status: item.status,
+      providerTimestamp: item.timestamp,
+      errorCode: error?.code ?? null,
+      errorTitle: error?.title ?? error?.message ?? null,
+      payload: item.raw,
+    });
+    return;
+  }
+  const changed = await messages.advanceMessageStatus(ctx.tx, {
+    orgId: number.org_id, messageId: message.id, status: item.status, errorCode: error?.code ?? null, errorTitle: error?.title ?? error?.message ?? null,
+  });
+  if (changed) ctx.summary.statusesApplied++;
+  else ctx.summary.statusesIgnored++;
+}
+
+async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<void> {
+  const value = item.value as Record<string, unknown> | null;
+  if (item.field === 'phone_number_quality_update' && item.entryId && value && typeof value.display_phone_number === 'string') {
+    const tier = typeof value.current_limit === 'string' ? value.current_limit : undefined;
+    if (tier) {
+      const updated = await updateMessagingLimitTier(ctx.tx, {
+        wabaId: item.entryId, displayPhoneNumber: value.display_phone_number.replace(/[^0-9]/g, ''), messagingLimitTier: tier,
+      });
+      if (updated > 0) {
+        ctx.summary.fieldEventsApplied++;
+        return;
+      }
+    }
+  }
+  // Fields wahub does not act on yet (account_update, template status, …) are kept, not dropped.
+  await deadLetter(ctx, {
+    reason: 'unhandled_field', detail: `field "${item.field}" is not processed`, wabaId: item.entryId, phoneNumberId: null, field: item.field, raw: item.value,
+  });
+}
+
+/** Messages in (number, customer) order: concurrent webhooks then lock contacts and threads in one order. */
+function lockOrder(a: ParsedWebhookItem, b: ParsedWebhookItem): number {
+  const key = (item: ParsedWebhookItem) => (item.kind === 'message' ? `0:${item.phoneNumberId}:${item.waId}` : item.kind === 'status' ? `1:${item.phoneNumberId}:${item.wamid}` : '2');
+  const [ka, kb] = [key(a), key(b)];
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * Stores every item of one Meta webhook in one transaction (retried on deadlock).
+ * @param items output of parseMetaWebhook
+ * @throws database errors (the route answers 503 so that Meta redelivers)
+ */
+export async function ingestMetaWebhook(db: Db, items: ParsedWebhookItem[], correlationId: string | null): Promise<IngestSummary> {
+  // Stable sort keeps the payload order of one customer's messages (they share a key).
+  const ordered = [...items].sort(lockOrder);
+  return withTransaction(db, async (tx) => {
+    const ctx: Context = {
+      tx,
+      correlationId,
+      routes: new Map(),
+      summary: { messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0 },
+    };
+    for (const item of ordered) {
+      if (item.kind === 'message') await storeMessage(ctx, item);
+      else if (item.kind === 'status') await applyStatus(ctx, item);
+      else if (item.kind === 'field_event') await applyFieldEvent(ctx, item);
+      else await deadLetter(ctx, item);
+    }
+    return ctx.summary;
+  });
+}

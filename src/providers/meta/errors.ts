@@ -1,0 +1,43 @@
+/**
+ * Classification of Meta Cloud API errors for the dispatcher (PROTOCOL.md §3.4, from Meta's
+ * "Error codes" page, support/error-codes): build logic on `code`, never on titles.
+ */
+
+/** What the dispatcher does with a failed send. */
+export type MetaErrorClass =
+  /** Try again later with backoff (rate limits, temporary service errors, 5xx, timeouts). */
+  | 'retryable'
+  /** The access token is invalid or expired (190): the number needs re-authorisation. */
+  | 'reauth'
+  /** Retrying will not help (policy, re-engagement window, invalid request, …). */
+  | 'permanent';
+
+/** Codes Meta documents as temporary (PROTOCOL.md §3.4, §9.5). */
+export const RETRYABLE_META_CODES: ReadonlySet<number> = new Set([
+  130429, // throughput (mps) reached
+  131056, // pair rate limit (business, consumer)
+  4, // app rate limit
+  80007, // WABA rate limit
+  131000, // something went wrong
+  1, // unknown error
+  2, // service temporarily unavailable
+  131016, // service unavailable
+  133004, // server temporarily unavailable
+  131057, // account in maintenance mode (throughput upgrade)
+]);
+
+/** Access token expired or invalid. */
+export const TOKEN_EXPIRED_CODE = 190;
+
+/**
+ * Classifies a send failure.
+ * @param code Meta's `error.code`, or null when the response had no Meta error body
+ * @param httpStatus HTTP status, or null for network errors and timeouts
+ */
+export function classifyMetaError(code: number | null, httpStatus: number | null): MetaErrorClass {
+  if (code === TOKEN_EXPIRED_CODE) return 'reauth';
+  if (code !== null && RETRYABLE_META_CODES.has(code)) return 'retryable';
+  if (code !== null) return 'permanent';
+  if (httpStatus === null || httpStatus === 429 || httpStatus === 408 || httpStatus >= 500) return 'retryable';
+  return 'permanent';
+}

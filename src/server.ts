@@ -1,0 +1,97 @@
+/**
+ * The hub process: opens the runtime (config, database, migrations, secrets), serves HTTP and/or
+ * runs the outbox dispatcher depending on the role, and shuts down gracefully on SIGTERM/SIGINT.
+ * In sandbox mode it also mounts the Cloud API simulator at `/simulator`, points the Graph API
+ * client at it, and seeds demo data.
+ */
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './http/app.js';
+import { Dispatcher } from './outbound/dispatcher.js';
+import { GraphApiClient } from './providers/meta/graph.client.js';
+import { openRuntime, type Runtime } from './runtime.js';
+import { DEMO_NUMBER, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
+import { createSimulator, type Simulator } from './simulator/simulator.js';
+
+export type Role = 'api' | 'worker' | 'all';
+
+export interface Hub {
+  runtime: Runtime;
+  /** Base URL of the HTTP server, when the role serves HTTP. */
+  url: string | undefined;
+  demo: SandboxDemo | undefined;
+  close(): Promise<void>;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+function localUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown}:${port}`;
+}
+
+/**
+ * Starts wahub.
+ * @param role `api` serves HTTP, `worker` runs the dispatcher, `all` both
+ */
+export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env): Promise<Hub> {
+  const runtime = await openRuntime({ env });
+  const { config, logger, db, cipher, secrets } = runtime;
+  const sandbox = config.mode === 'sandbox';
+  const serveHttp = role !== 'worker';
+  // The simulator must know the webhook URL before the server listens, so a random port is picked up front.
+  const port = serveHttp && sandbox && config.port === 0 ? await freePort(config.host) : config.port;
+  const url = serveHttp ? localUrl(config.host, port) : undefined;
+  let simulator: Simulator | undefined;
+  let app: FastifyInstance | undefined;
+  let dispatcher: Dispatcher | undefined;
+  let graph: GraphApiClient | undefined;
+  let demo: SandboxDemo | undefined;
+  const close = async () => {
+    await dispatcher?.stop();
+    await app?.close();
+    await simulator?.close();
+    await graph?.close();
+    await runtime.close();
+  };
+  try {
+    if (sandbox && serveHttp) {
+      simulator = createSimulator({
+        webhookUrl: `${url}/webhooks/whatsapp`,
+        appSecret: secrets.appSecret,
+        delays: config.sandbox.statusDelaysMs,
+        logger: { debug: (o, m) => logger.debug(o, m), warn: (o, m) => logger.warn(o, m) },
+      });
+      demo = (await seedSandbox(db, cipher, config.dataDir)).demo;
+      simulator.registerNumber(DEMO_NUMBER.phoneNumberId, { waba_id: DEMO_NUMBER.wabaId, display_phone_number: DEMO_NUMBER.displayPhoneNumber });
+    }
+    const graphBaseUrl = config.meta.graphApiBaseUrl ?? (url ? `${url}/simulator` : undefined);
+    if (role !== 'api') {
+      if (!graphBaseUrl) throw new Error('GRAPH_API_BASE_URL is required for a sandbox worker without the API role');
+      graph = new GraphApiClient({ baseUrl: graphBaseUrl, version: config.meta.graphApiVersion, timeoutMs: config.meta.graphApiTimeoutMs });
+      dispatcher = new Dispatcher({ db, cipher, graph, logger: logger.child({ component: 'dispatcher' }), ...config.outbox });
+    }
+    if (serveHttp) {
+      app = await buildApp({
+        db, logger, simulator,
+        meta: { appSecret: secrets.appSecret, verifyToken: config.meta.verifyToken },
+        onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
+      });
+      await app.listen({ port, host: config.host });
+    }
+    dispatcher?.start();
+    return { runtime, url, demo, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Runs the Cloud API simulator as its own HTTP server (plugin mounted at the root), so a hub
+ * configured with `graph base URL = <url>` talks to it exactly as to graph.facebook.com.
+ */
+import Fastify from 'fastify';
+import { createSimulator, type Simulator, type SimulatorDelays } from './simulator.js';
+import type { SimulatorLogger, WebhookRetry } from './simulator.webhooks.js';
+
+export interface SimulatorServerOptions {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  webhookUrl: string;
+  appSecret: string;
+  delays?: SimulatorDelays;
+  webhookRetry?: WebhookRetry;
+  logger?: SimulatorLogger;
+}
+
+export interface SimulatorServer {
+  /** Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash). */
+  url: string;
+  simulator: Simulator;
+  /** Stops pending webhooks, then the HTTP server. */
+  close(): Promise<void>;
+}
+
+/** Starts a Fastify server serving the simulator at the root and resolves once it listens. */
+export async function startSimulatorServer(options: SimulatorServerOptions): Promise<SimulatorServer> {
+  const simulator = createSimulator(options);
+  const app = Fastify({ logger: false });
+  await app.register(simulator.plugin, { prefix: '' });
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await app.listen({ port: options.port, host });
+  } catch (err) {
+    await simulator.close();
+    throw new Error(`simulator: cannot listen on ${host}:${options.port}`, { cause: err });
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    simulator,
+    async close() {
+      await simulator.close();
+      await app.close();
+    },
+  };
+}

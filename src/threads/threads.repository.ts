@@ -1,0 +1,153 @@
+/**
+ * SQL for threads (one per business phone number × contact) and their co-writers, and the keyset
+ * queries of the read API.
+ */
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+
+type Executor = Db | Tx;
+
+export interface UpsertedThread {
+  id: string;
+  status: 'open' | 'closed';
+  ownerOperatorId: string | null;
+  lastInboundAt: Date | null;
+  created: boolean;
+}
+
+/**
+ * Returns the thread of (business number, contact), creating it when missing
+ * (`ON CONFLICT … DO UPDATE`, race-safe). `inboundAt` advances last_inbound_at (the customer
+ * service window) and last_message_at; both only move forward, so replays change nothing.
+ */
+export async function upsertThread(
+  tx: Tx,
+  values: { orgId: string; phoneNumberRef: string; contactId: string; inboundAt: Date | null },
+): Promise<UpsertedThread> {
+  const result = await sql<{ id: string; status: 'open' | 'closed'; owner_operator_id: string | null; last_inbound_at: Date | null; created: boolean }>`
+    INSERT INTO threads AS t (org_id, phone_number_ref, contact_id, last_inbound_at, last_message_at)
+    VALUES (${values.orgId}, ${values.phoneNumberRef}, ${values.contactId}, ${values.inboundAt}::timestamptz,
+            coalesce(${values.inboundAt}::timestamptz, now()))
+    ON CONFLICT (org_id, phone_number_ref, contact_id) DO UPDATE SET
+      last_inbound_at = greatest(t.last_inbound_at, excluded.last_inbound_at),
+      last_message_at = CASE WHEN ${values.inboundAt}::timestamptz IS NULL THEN t.last_message_at
+                             ELSE greatest(t.last_message_at, excluded.last_message_at) END
+    RETURNING id, status, owner_operator_id, last_inbound_at, (xmax = 0) AS created`.execute(tx);
+  const row = result.rows[0]!;
+  return { id: row.id, status: row.status, ownerOperatorId: row.owner_operator_id, lastInboundAt: row.last_inbound_at, created: row.created };
+}
+
+export async function reopenThread(tx: Tx, orgId: string, threadId: string): Promise<void> {
+  await tx.updateTable('threads').set({ status: 'open' }).where('org_id', '=', orgId).where('id', '=', threadId).execute();
+}
+
+/** Advances last_message_at (outbound sends); never moves it back. */
+export async function touchThread(tx: Tx, orgId: string, threadId: string): Promise<void> {
+  await sql`UPDATE threads SET last_message_at = greatest(last_message_at, now()) WHERE org_id = ${orgId} AND id = ${threadId}`.execute(tx);
+}
+
+/** The thread with its business number, locked FOR UPDATE (sending serialises on the thread). */
+export async function lockThreadForSend(tx: Tx, orgId: string, threadId: string) {
+  return tx
+    .selectFrom('threads')
+    .innerJoin('phone_numbers', (join) =>
+      join.onRef('phone_numbers.org_id', '=', 'threads.org_id').onRef('phone_numbers.id', '=', 'threads.phone_number_ref'),
+    )
+    .innerJoin('contacts', (join) => join.onRef('contacts.org_id', '=', 'threads.org_id').onRef('contacts.id', '=', 'threads.contact_id'))
+    .select([
+      'threads.id',
+      'threads.phone_number_ref',
+      'threads.owner_operator_id',
+      'threads.last_inbound_at',
+      'phone_numbers.status as phone_number_status',
+      'contacts.e164',
+    ])
+    .where('threads.org_id', '=', orgId)
+    .where('threads.id', '=', threadId)
+    .forUpdate('threads')
+    .executeTakeFirst();
+}
+
+/** Claims an unowned thread for an operator; returns true when the operator owns it afterwards. */
+export async function claimThreadOwnership(tx: Tx, orgId: string, threadId: string, operatorId: string): Promise<boolean> {
+  const result = await tx
+    .updateTable('threads')
+    .set({ owner_operator_id: operatorId })
+    .where('org_id', '=', orgId)
+    .where('id', '=', threadId)
+    .where('owner_operator_id', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function isCowriter(tx: Tx, orgId: string, threadId: string, operatorId: string): Promise<boolean> {
+  const row = await tx
+    .selectFrom('thread_collaborators')
+    .select('operator_id')
+    .where('org_id', '=', orgId)
+    .where('thread_id', '=', threadId)
+    .where('operator_id', '=', operatorId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function addCowriter(tx: Tx, orgId: string, threadId: string, operatorId: string): Promise<void> {
+  await tx
+    .insertInto('thread_collaborators')
+    .values({ org_id: orgId, thread_id: threadId, operator_id: operatorId })
+    .onConflict((oc) => oc.columns(['org_id', 'thread_id', 'operator_id']).doNothing())
+    .execute();
+}
+
+const threadListColumns = [
+  'threads.id',
+  'threads.status',
+  'threads.owner_operator_id',
+  'threads.last_inbound_at',
+  'threads.last_message_at',
+  'threads.created_at',
+  'contacts.id as contact_id',
+  'contacts.e164',
+  'contacts.wa_id',
+  'contacts.profile_name',
+  'phone_numbers.phone_number_id',
+  'phone_numbers.display_phone_number',
+] as const;
+
+/** Keyset position with full microsecond precision (a JS Date would drop the microseconds). */
+export interface KeysetPosition {
+  /** ISO-8601 UTC timestamp with microseconds, as produced by the `cursor_at` column. */
+  at: string;
+  id: string;
+}
+
+function threadListQuery(db: Executor, orgId: string) {
+  return db
+    .selectFrom('threads')
+    .innerJoin('contacts', (join) => join.onRef('contacts.org_id', '=', 'threads.org_id').onRef('contacts.id', '=', 'threads.contact_id'))
+    .innerJoin('phone_numbers', (join) =>
+      join.onRef('phone_numbers.org_id', '=', 'threads.org_id').onRef('phone_numbers.id', '=', 'threads.phone_number_ref'),
+    )
+    .select(threadListColumns)
+    .select(sql<string>`to_char(threads.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_at'))
+    .where('threads.org_id', '=', orgId);
+}
+
+export type ThreadListRow = Awaited<ReturnType<typeof findThread>> & object;
+
+export async function findThread(db: Executor, orgId: string, threadId: string) {
+  return threadListQuery(db, orgId).where('threads.id', '=', threadId).executeTakeFirst();
+}
+
+/**
+ * One page of the organization's threads, newest activity first. Keyset pagination on
+ * (last_message_at, id) — index threads_org_id_last_message_at_idx — never OFFSET.
+ * @param after the (last_message_at, id) of the last row of the previous page
+ */
+export async function listThreads(db: Executor, orgId: string, limit: number, after?: KeysetPosition) {
+  let query = threadListQuery(db, orgId);
+  if (after) {
+    query = query.where(sql<boolean>`(threads.last_message_at, threads.id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
+  }
+  return query.orderBy('threads.last_message_at', 'desc').orderBy('threads.id', 'desc').limit(limit).execute();
+}
