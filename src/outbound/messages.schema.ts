@@ -10,10 +10,18 @@ export const sendMessageBodySchema = withTarget({
   from_phone_number_id: z.string().min(1).max(64).optional(),
   to: z.string().min(1).max(32).optional(),
 }).superRefine((body, ctx) => {
+  // Each issue names the field to fix (an empty path would not tell the caller which one).
   const byThread = body.thread_id !== undefined;
-  const byNumber = body.from_phone_number_id !== undefined || body.to !== undefined;
-  if (byThread === byNumber || (!byThread && (body.from_phone_number_id === undefined || body.to === undefined))) {
-    ctx.addIssue({ code: 'custom', path: [], message: 'give either thread_id, or both from_phone_number_id and to' });
+  const hasFrom = body.from_phone_number_id !== undefined;
+  const hasTo = body.to !== undefined;
+  if (byThread && (hasFrom || hasTo)) {
+    ctx.addIssue({ code: 'custom', path: ['thread_id'], message: 'give either thread_id, or both from_phone_number_id and to, not both' });
+  } else if (!byThread && !hasFrom && !hasTo) {
+    ctx.addIssue({ code: 'custom', path: ['thread_id'], message: 'give either thread_id, or both from_phone_number_id and to' });
+  } else if (!byThread && !hasFrom) {
+    ctx.addIssue({ code: 'custom', path: ['from_phone_number_id'], message: 'from_phone_number_id is required with to' });
+  } else if (!byThread && !hasTo) {
+    ctx.addIssue({ code: 'custom', path: ['to'], message: 'to is required with from_phone_number_id' });
   }
 });
 

@@ -1,0 +1,59 @@
+/**
+ * A fresh, migrated database for one benchmark run (on DATABASE_URL's server or embedded PostgreSQL).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createDb, type Db } from '../src/db/database.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { migrateUp } from '../src/db/migrate.js';
+
+export interface BenchDatabase {
+  db: Db;
+  /** Where the server came from, for the report. */
+  source: string;
+  close(): Promise<void>;
+}
+
+export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase> {
+  let base = process.env.DATABASE_URL;
+  let cleanup = async () => undefined as void;
+  let source = 'DATABASE_URL';
+  if (!base) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wahub-bench-pg-'));
+    await chmod(dir, 0o755);
+    const embedded = await startEmbeddedPostgres(dir);
+    base = embedded.url;
+    source = 'embedded PostgreSQL';
+    cleanup = async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const name = `wahub_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString(), poolSize);
+  await migrateUp(db);
+  return {
+    db,
+    source,
+    close: async () => {
+      await db.destroy();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+      await cleanup();
+    },
+  };
+}
+
+/** Percentile of sorted numbers (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+
+const key = `k1:${Buffer.alloc(32, 3).toString('base64')}`;
+
+describe('loadConfig', () => {
+  it('runs in sandbox mode with defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.mode).toBe('sandbox');
+    expect(config.port).toBe(3000);
+    expect(config.meta.graphApiBaseUrl).toBeUndefined();
+    expect(config.outbox.leaseTtlMs).toBe(60_000);
+    expect(config.sandbox.statusDelaysMs).toEqual({ sentMs: 500, deliveredMs: 1500, readMs: 3000 });
+  });
+
+  it('switches to production mode with META_APP_SECRET and defaults the Graph host', () => {
+    const config = loadConfig({ META_APP_SECRET: 's', META_VERIFY_TOKEN: 'v', TOKEN_ENCRYPTION_KEYS: key });
+    expect(config.mode).toBe('production');
+    expect(config.meta.graphApiBaseUrl).toBe('https://graph.facebook.com');
+    expect(config.tokenKeys[0]?.id).toBe('k1');
+  });
+
+  it('reports every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ META_APP_SECRET: 's', PORT: 'abc', DATABASE_URL: 'mysql://x', TOKEN_ENCRYPTION_KEYS: 'k1:short' });
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/PORT/);
+    expect(problems).toMatch(/DATABASE_URL/);
+    expect(problems).toMatch(/TOKEN_ENCRYPTION_KEYS/);
+  });
+
+  it('requires the verify token and keys in production mode', () => {
+    expect(() => loadConfig({ META_APP_SECRET: 's' })).toThrow(/META_VERIFY_TOKEN[\s\S]*TOKEN_ENCRYPTION_KEYS/);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ META_APP_SECRET: '', DATABASE_URL: '' }).mode).toBe('sandbox');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Test factories: each test creates its own organization (and numbers), so tests never depend on
+ * each other's rows. Everything goes through the real services and the real database.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { Db } from '../../src/db/database.js';
+import type { OperatorRole } from '../../src/db/schema.js';
+import { buildApp } from '../../src/http/app.js';
+import { connectPhoneNumber } from '../../src/numbers/numbers.service.js';
+import { signMetaPayload } from '../../src/providers/meta/signature.js';
+import type { Simulator } from '../../src/simulator/simulator.js';
+import { TokenCipher } from '../../src/shared/token-cipher.js';
+import { createOperator, createOrganization } from '../../src/tenancy/tenancy.service.js';
+
+export const TEST_APP_SECRET = 'test_app_secret';
+export const TEST_VERIFY_TOKEN = 'test_verify_token';
+export const testCipher = new TokenCipher([{ id: 'test1', key: Buffer.alloc(32, 7) }]);
+export const silentLogger = pino({ level: 'silent' });
+
+export interface TestOrg {
+  orgId: string;
+  operatorId: string;
+  /** Bearer API key of the org's owner operator. */
+  apiKey: string;
+}
+
+/** A new organization with an owner operator and its API key. */
+export async function createTestOrg(db: Db, name = 'Test org'): Promise<TestOrg> {
+  const org = await createOrganization(db, name);
+  const operator = await createOperator(db, { orgId: org.id, email: `owner-${randomBytes(4).toString('hex')}@example.test`, role: 'owner' });
+  return { orgId: org.id, operatorId: operator.id, apiKey: operator.apiKey };
+}
+
+/** Another operator of an organization. */
+export async function createTestOperator(db: Db, orgId: string, role: OperatorRole): Promise<{ operatorId: string; apiKey: string }> {
+  const operator = await createOperator(db, { orgId, email: `${role}-${randomBytes(4).toString('hex')}@example.test`, role });
+  return { operatorId: operator.id, apiKey: operator.apiKey };
+}
+
+/** Unique digits for ids that must not collide across tests (phone_number_id is globally unique when connected). */
+export function uniqueDigits(length = 15): string {
+  let digits = String(1 + Math.floor(Math.random() * 9));
+  while (digits.length < length) digits += String(Math.floor(Math.random() * 10));
+  return digits;
+}
+
+export interface TestNumber {
+  id: string;
+  wabaId: string;
+  phoneNumberId: string;
+  displayPhoneNumber: string;
+  accessToken: string;
+}
+
+/** Connects a phone number (random ids unless given) to an organization. */
+export async function createTestNumber(db: Db, orgId: string, values: Partial<Omit<TestNumber, 'id'>> = {}): Promise<TestNumber> {
+  const number = {
+    wabaId: values.wabaId ?? uniqueDigits(),
+    phoneNumberId: values.phoneNumberId ?? uniqueDigits(),
+    displayPhoneNumber: values.displayPhoneNumber ?? `1555${uniqueDigits(7)}`,
+    accessToken: values.accessToken ?? `token-${randomBytes(8).toString('hex')}`,
+  };
+  const { id } = await connectPhoneNumber(db, testCipher, { orgId, ...number });
+  return { id, ...number };
+}
+
+/** The HTTP app on a test database (no dispatcher: tests drive it explicitly). */
+export async function createTestApp(db: Db, options: { simulator?: Simulator; onMessageQueued?: () => void } = {}): Promise<FastifyInstance> {
+  return buildApp({
+    db,
+    logger: silentLogger,
+    meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN },
+    simulator: options.simulator,
+    onMessageQueued: options.onMessageQueued,
+  });
+}
+
+/** Headers of a webhook POST signed as Meta signs it. */
+export function signedHeaders(body: string | Buffer, secret = TEST_APP_SECRET): Record<string, string> {
+  return { 'content-type': 'application/json', 'x-hub-signature-256': signMetaPayload(secret, body) };
+}
+
+/** A single-message `messages` webhook in Meta's shape (PROTOCOL.md §2). */
+export function textWebhook(values: { wabaId: string; phoneNumberId: string; from: string; wamid: string; body?: string; name?: string; timestamp?: number }): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{
+      id: values.wabaId,
+      changes: [{
+        field: 'messages',
+        value: {
+          messaging_product: 'whatsapp',
+          metadata: { display_phone_number: '15550100001', phone_number_id: values.phoneNumberId },
+          contacts: [{ profile: { name: values.name ?? 'Customer' }, wa_id: values.from }],
+          messages: [{ from: values.from, id: values.wamid, timestamp: String(values.timestamp ?? Math.floor(Date.now() / 1000)), type: 'text', text: { body: values.body ?? 'hello' } }],
+        },
+      }],
+    }],
+  });
+}
+
+/** A status webhook for an outbound wamid. */
+export function statusWebhook(values: { wabaId: string; phoneNumberId: string; wamid: string; status: string; recipient: string; errors?: unknown[] }): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{
+      id: values.wabaId,
+      changes: [{
+        field: 'messages',
+        value: {
+          messaging_product: 'whatsapp',
+          metadata: { display_phone_number: '15550100001', phone_number_id: values.phoneNumberId },
+          statuses: [{ id: values.wamid, status: values.status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: values.recipient, ...(values.errors ? { errors: values.errors } : {}) }],
+        },
+      }],
+    }],
+  });
+}
+
+/** Row count of a table (optionally for one organization). */
+export async function countRows(db: Db, table: 'contacts' | 'clients' | 'threads' | 'messages' | 'message_outbox' | 'webhook_dead_letters' | 'pending_statuses', orgId?: string): Promise<number> {
+  let query = db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n'));
+  if (orgId) query = query.where('org_id', '=', orgId);
+  const row = await query.executeTakeFirstOrThrow();
+  return Number(row.n);
+}

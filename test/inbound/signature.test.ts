@@ -1,0 +1,223 @@
+/**
+ * The edges of the Meta webhook endpoint: the GET verify handshake, X-Hub-Signature-256
+ * verification over the raw bytes (PROTOCOL.md §1.2), bodies that are not JSON or too large,
+ * routing failures kept as dead letters, and the database being down.
+ */
+import { createHmac } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/database.js';
+import { META_WEBHOOK_BODY_LIMIT } from '../../src/inbound/inbound.routes.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import {
+  TEST_APP_SECRET, TEST_VERIFY_TOKEN, countRows, createTestApp, createTestNumber, createTestOrg, signedHeaders, textWebhook,
+  uniqueDigits, type TestNumber, type TestOrg,
+} from '../helpers/factories.js';
+import { postWebhook } from './helpers.js';
+
+const WRITTEN_TABLES = ['messages', 'contacts', 'clients', 'threads', 'webhook_dead_letters'] as const;
+
+/** Row counts of every table a webhook can write to. */
+async function rowCounts(db: TestDatabase['db']): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of WRITTEN_TABLES) counts[table] = await countRows(db, table);
+  return counts;
+}
+
+function hmacHex(body: string | Buffer, secret = TEST_APP_SECRET): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+describe('GET /webhooks/whatsapp (verify handshake)', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    t = await createTestDatabase(2);
+    app = await createTestApp(t.db);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t?.drop();
+  });
+
+  const handshake = (query: Record<string, string>) => app.inject({ method: 'GET', url: '/webhooks/whatsapp', query });
+
+  it('echoes the challenge as plain text when the verify token matches', async () => {
+    const response = await handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': TEST_VERIFY_TOKEN, 'hub.challenge': '1158201444' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toBe('1158201444');
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+  });
+
+  it('answers 403 to a wrong verify token', async () => {
+    const response = await handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': 'not_the_token', 'hub.challenge': '1158201444' });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ error: { code: 'forbidden' } });
+    expect(response.body).not.toContain('1158201444');
+  });
+
+  it('answers 403 when the mode is not subscribe or the token is missing', async () => {
+    expect((await handshake({ 'hub.mode': 'unsubscribe', 'hub.verify_token': TEST_VERIFY_TOKEN, 'hub.challenge': '42' })).statusCode).toBe(403);
+    expect((await handshake({ 'hub.mode': 'subscribe', 'hub.challenge': '42' })).statusCode).toBe(403);
+  });
+});
+
+describe('POST /webhooks/whatsapp signature and body checks', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+  let org: TestOrg;
+  let number: TestNumber;
+
+  beforeAll(async () => {
+    t = await createTestDatabase(4);
+    app = await createTestApp(t.db);
+    org = await createTestOrg(t.db);
+    number = await createTestNumber(t.db, org.orgId);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t?.drop();
+  });
+
+  /** A routable message: were its signature ignored, it would write a contact, thread and message. */
+  const routableBody = () => textWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from: '14155550123', wamid: `wamid.sig-${uniqueDigits(12)}` });
+
+  it.each([
+    ['a tampered body (one byte changed)', () => {
+      const body = routableBody();
+      const tampered = body.replace('"hello"', '"hellp"');
+      if (tampered === body || tampered.length !== body.length) throw new Error('tampering did not change exactly one byte');
+      return { body: tampered, headers: signedHeaders(body) };
+    }],
+    ['a signature made with another secret', () => {
+      const body = routableBody();
+      return { body, headers: signedHeaders(body, 'not_the_app_secret') };
+    }],
+    ['no signature header', () => ({ body: routableBody(), headers: { 'content-type': 'application/json' } as Record<string, string> })],
+    ['a header without the sha256= prefix', () => {
+      const body = routableBody();
+      return { body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': hmacHex(body) } };
+    }],
+    ['a sha1= header', () => {
+      const body = routableBody();
+      return { body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha1=${hmacHex(body)}` } };
+    }],
+    ['a truncated hex digest', () => {
+      const body = routableBody();
+      return { body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmacHex(body).slice(0, 63)}` } };
+    }],
+    ['a non-hex digest', () => {
+      const body = routableBody();
+      return { body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${'z'.repeat(64)}` } };
+    }],
+    ['an empty header', () => ({ body: routableBody(), headers: { 'content-type': 'application/json', 'x-hub-signature-256': '' } })],
+  ])('answers 401 invalid_signature and writes nothing for %s', async (_title, make) => {
+    const { body, headers } = make();
+    const before = await rowCounts(t.db);
+    const response = await postWebhook(app, body, headers);
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ error: { code: 'invalid_signature' } });
+    expect(await rowCounts(t.db)).toEqual(before);
+  });
+
+  it('stores the same body when it is signed correctly (control for the 401 cases)', async () => {
+    const body = routableBody();
+    const before = await countRows(t.db, 'messages', org.orgId);
+    const response = await postWebhook(app, body);
+    expect(response.statusCode).toBe(200);
+    expect(await countRows(t.db, 'messages', org.orgId)).toBe(before + 1);
+  });
+
+  it('accepts a signature written in uppercase hex (the header is compared case-insensitively)', async () => {
+    const body = routableBody();
+    const before = await countRows(t.db, 'messages', org.orgId);
+    const response = await postWebhook(app, body, { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmacHex(body).toUpperCase()}` });
+    expect(response.statusCode).toBe(200);
+    expect(await countRows(t.db, 'messages', org.orgId)).toBe(before + 1);
+  });
+
+  it('answers 400 invalid_json to a signed body that is not JSON and keeps it as one dead letter, even when redelivered', async () => {
+    const body = `not json {${uniqueDigits(6)}`;
+    const first = await postWebhook(app, body);
+    expect(first.statusCode).toBe(400);
+    expect(first.json()).toMatchObject({ error: { code: 'invalid_json' } });
+    const second = await postWebhook(app, body);
+    expect(second.statusCode).toBe(400);
+    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'raw_body', 'payload', 'org_id']).where('raw_body', '=', body).execute();
+    expect(rows).toEqual([{ reason: 'invalid_json', raw_body: body, payload: null, org_id: null }]);
+  });
+
+  it('answers 413 payload_too_large to a signed body over 3 MB and writes nothing', async () => {
+    const body = Buffer.alloc(META_WEBHOOK_BODY_LIMIT + 1, 0x20);
+    const before = await rowCounts(t.db);
+    const response = await postWebhook(app, body);
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    expect(await rowCounts(t.db)).toEqual(before);
+  });
+
+  it('accepts a signed webhook of exactly 3 MB', async () => {
+    const json = routableBody();
+    const body = Buffer.alloc(META_WEBHOOK_BODY_LIMIT, 0x20);
+    body.write(json, 'utf8'); // JSON followed by whitespace padding
+    const before = await countRows(t.db, 'messages', org.orgId);
+    const response = await postWebhook(app, body);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(await countRows(t.db, 'messages', org.orgId)).toBe(before + 1);
+  });
+
+  it('answers 200 to an unroutable phone_number_id and keeps the message as an unroutable_phone_number dead letter', async () => {
+    const phoneNumberId = uniqueDigits();
+    const body = textWebhook({ wabaId: number.wabaId, phoneNumberId, from: '14155550123', wamid: `wamid.unroutable-${uniqueDigits(8)}` });
+    const messagesBefore = await countRows(t.db, 'messages');
+    const response = await postWebhook(app, body);
+    expect(response.statusCode).toBe(200);
+    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'org_id', 'waba_id', 'field'])
+      .where('phone_number_id', '=', phoneNumberId).execute();
+    expect(rows).toEqual([{ reason: 'unroutable_phone_number', org_id: null, waba_id: number.wabaId, field: 'messages' }]);
+    expect(await countRows(t.db, 'messages')).toBe(messagesBefore);
+  });
+
+  it('keeps a message whose phone_number_id belongs to another WABA than entry.id as a waba_mismatch dead letter', async () => {
+    const other = await createTestNumber(t.db, org.orgId); // another WABA of the same organization
+    const body = textWebhook({ wabaId: other.wabaId, phoneNumberId: number.phoneNumberId, from: '14155550123', wamid: `wamid.mismatch-${uniqueDigits(8)}` });
+    const messagesBefore = await countRows(t.db, 'messages');
+    const response = await postWebhook(app, body);
+    expect(response.statusCode).toBe(200);
+    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'org_id', 'waba_id'])
+      .where('phone_number_id', '=', number.phoneNumberId).where('reason', '=', 'waba_mismatch').execute();
+    expect(rows).toEqual([{ reason: 'waba_mismatch', org_id: org.orgId, waba_id: other.wabaId }]);
+    expect(await countRows(t.db, 'messages')).toBe(messagesBefore);
+  });
+});
+
+describe('POST /webhooks/whatsapp while the database is unavailable', () => {
+  const db = createDb('postgres://127.0.0.1:1/x', 1);
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await createTestApp(db);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db.destroy();
+  });
+
+  it('answers 503 database_unavailable, not 200, so that Meta redelivers', async () => {
+    const body = textWebhook({ wabaId: uniqueDigits(), phoneNumberId: uniqueDigits(), from: '14155550123', wamid: 'wamid.db-down' });
+    const response = await postWebhook(app, body);
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ error: { code: 'database_unavailable' } });
+  });
+
+  it('answers 503 to a signed non-JSON body whose dead letter cannot be written', async () => {
+    const response = await postWebhook(app, 'not json');
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ error: { code: 'database_unavailable' } });
+  });
+
+  it('still refuses a bad signature with 401 without touching the database', async () => {
+    const body = textWebhook({ wabaId: uniqueDigits(), phoneNumberId: uniqueDigits(), from: '14155550123', wamid: 'wamid.db-down-2' });
+    const response = await postWebhook(app, body, signedHeaders(body, 'wrong'));
+    expect(response.statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { classifyMetaError } from '../../src/providers/meta/errors.js';
+
+describe('classifyMetaError', () => {
+  it('retries Meta\'s temporary codes', () => {
+    for (const code of [130429, 131056, 4, 80007, 131000, 1, 2, 131016, 133004, 131057]) {
+      expect(classifyMetaError(code, 400)).toBe('retryable');
+    }
+  });
+
+  it('fails permanent codes at once', () => {
+    for (const code of [131047, 131026, 100, 132000, 132001, 131051, 368]) {
+      expect(classifyMetaError(code, 400)).toBe('permanent');
+    }
+  });
+
+  it('asks for re-authorisation on 190', () => {
+    expect(classifyMetaError(190, 401)).toBe('reauth');
+  });
+
+  it('retries 5xx, 429 and network failures without a Meta code, not other 4xx', () => {
+    expect(classifyMetaError(null, 503)).toBe('retryable');
+    expect(classifyMetaError(null, 429)).toBe('retryable');
+    expect(classifyMetaError(null, null)).toBe('retryable');
+    expect(classifyMetaError(null, 404)).toBe('permanent');
+  });
+});
