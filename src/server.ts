@@ -10,7 +10,8 @@ import { buildApp } from './http/app.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { DEMO_NUMBER, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
+import { listConnectedMetaNumbers } from './numbers/numbers.repository.js';
+import { type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/simulator.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -72,7 +73,11 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         logger: { debug: (o, m) => logger.debug(o, m), warn: (o, m) => logger.warn(o, m) },
       });
       demo = (await seedSandbox(db, cipher, config.dataDir)).demo;
-      simulator.registerNumber(DEMO_NUMBER.phoneNumberId, { waba_id: DEMO_NUMBER.wabaId, display_phone_number: DEMO_NUMBER.displayPhoneNumber });
+      // The simulator plays Meta for every number of this database (numbers added while running
+      // can be registered with PUT /simulator/_simulator/numbers/{phone_number_id}, or by a restart).
+      for (const number of await listConnectedMetaNumbers(db)) {
+        simulator.registerNumber(number.phone_number_id, { waba_id: number.waba_id, display_phone_number: number.display_phone_number });
+      }
     }
     const graphBaseUrl = config.meta.graphApiBaseUrl ?? (url ? `${url}/simulator` : undefined);
     if (role !== 'api') {

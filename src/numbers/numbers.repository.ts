@@ -112,3 +112,14 @@ export async function grantWabaAccess(tx: Tx, values: { orgId: string; operatorI
     .onConflict((oc) => oc.columns(['org_id', 'operator_id', 'waba_ref']).doNothing())
     .execute();
 }
+
+/** Every connected Meta number with its WABA id (sandbox start-up registers them in the simulator). */
+export async function listConnectedMetaNumbers(db: Executor) {
+  return db
+    .selectFrom('phone_numbers')
+    .innerJoin('wabas', (join) => join.onRef('wabas.org_id', '=', 'phone_numbers.org_id').onRef('wabas.id', '=', 'phone_numbers.waba_ref'))
+    .select(['phone_numbers.phone_number_id', 'phone_numbers.display_phone_number', 'wabas.waba_id'])
+    .where('phone_numbers.provider', '=', 'meta')
+    .where('phone_numbers.status', '<>', 'disconnected')
+    .execute();
+}

@@ -31,7 +31,7 @@ describe('TokenCipher', () => {
     const cipher = new TokenCipher([keyA]);
     const encrypted = cipher.encrypt('token');
     const bytes = Buffer.from(encrypted.ciphertext, 'base64url');
-    bytes[bytes.length - 1] ^= 1;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
     expect(() => cipher.decrypt({ ...encrypted, ciphertext: bytes.toString('base64url') })).toThrow();
     expect(() => cipher.decrypt({ ...encrypted, keyId: 'zzz' })).toThrow(/unknown token encryption key id/);
   });

@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const run = promisify(execFile);
+const BIN = path.resolve(import.meta.dirname, '../../bin/wahub.js');
+const TOKEN_KEYS = `k1:${Buffer.alloc(32, 5).toString('base64')}`;
+
+describe('wahub CLI', () => {
+  let t: TestDatabase;
+  const env = () => ({ ...process.env, DATABASE_URL: t.url, TOKEN_ENCRYPTION_KEYS: TOKEN_KEYS, LOG_LEVEL: 'warn' });
+  const wahub = async (...args: string[]) => {
+    const { stdout } = await run(process.execPath, [BIN, ...args, '--json'], { env: env() });
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return JSON.parse(lines[0]!) as Record<string, unknown>;
+  };
+
+  beforeAll(async () => {
+    t = await createTestDatabase(2);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('creates an organization, an operator, an API key and a number, each printing one JSON object', async () => {
+    const org = await wahub('org', 'create', '--name', 'CLI org');
+    expect(org.id).toMatch(/^[0-9a-f-]{36}$/);
+    const operator = await wahub('operator', 'create', '--org', String(org.id), '--email', 'cli@example.test', '--role', 'admin');
+    expect(operator.api_key).toMatch(/^wah_[0-9a-f]{12}_/);
+    const key = await wahub('api-key', 'create', '--org', String(org.id), '--operator', String(operator.id));
+    expect(key.api_key).not.toBe(operator.api_key);
+    const number = await wahub(
+      'number', 'add', '--org', String(org.id), '--waba-id', '777000000000001', '--phone-number-id', '777000000000002',
+      '--display-phone-number', '15550100009', '--access-token', 'cli-secret-token', '--throughput-mps', '20',
+    );
+    const row = await t.db.selectFrom('phone_numbers').selectAll().where('id', '=', String(number.id)).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ org_id: org.id, phone_number_id: '777000000000002', e164: '+15550100009', throughput_mps: 20, access_token_key_id: 'k1' });
+    expect(row.access_token_ciphertext).not.toContain('cli-secret-token');
+    expect(await t.db.selectFrom('api_keys').select('id').where('org_id', '=', String(org.id)).execute()).toHaveLength(2);
+  });
+
+  it('reports migration status as JSON', async () => {
+    const status = await wahub('migrate', 'status');
+    expect(status.migrations).toEqual([expect.objectContaining({ name: '0001_initial' })]);
+  });
+
+  it('exits 1 with a JSON error for a refused command', async () => {
+    const failed = await run(process.execPath, [BIN, 'operator', 'create', '--org', '00000000-0000-0000-0000-000000000000', '--email', 'x@example.test', '--role', 'agent', '--json'], { env: env() })
+      .then(() => undefined, (error: { code: number; stdout: string }) => error);
+    expect(failed?.code).toBe(1);
+    expect(JSON.parse(failed!.stdout)).toEqual({ error: { code: 'not_found', message: 'organization not found' } });
+  });
+});

@@ -1,0 +1,68 @@
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Hub, startHub } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('sandbox mode (wahub serve without Meta credentials)', () => {
+  let t: TestDatabase;
+  let dataDir: string;
+  let hub: Hub;
+
+  beforeAll(async () => {
+    t = await createTestDatabase(2);
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'wahub-sandbox-'));
+    await chmod(dataDir, 0o755);
+    hub = await startHub('all', {
+      DATABASE_URL: t.url, WAHUB_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent',
+      SANDBOX_STATUS_DELAYS_MS: '0,10,20', OUTBOX_POLL_INTERVAL_MS: '20',
+    });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await t.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('seeds a demo organization, number and API key, and keeps them across restarts', async () => {
+    expect(hub.demo?.api_key).toMatch(/^wah_/);
+    const saved = JSON.parse(await readFile(path.join(dataDir, 'sandbox-demo.json'), 'utf8'));
+    expect(saved.api_key).toBe(hub.demo?.api_key);
+    const numbers = await t.db.selectFrom('phone_numbers').select(['phone_number_id', 'org_id']).execute();
+    expect(numbers).toEqual([{ phone_number_id: '200000000000001', org_id: hub.demo?.org_id }]);
+  });
+
+  it('lets a simulated customer write and an API reply reach read through the mounted simulator', async () => {
+    const auth = { authorization: `Bearer ${hub.demo!.api_key}`, 'content-type': 'application/json' };
+    const injected = await request(`${hub.url}/simulator/_simulator/inbound`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phone_number_id: '200000000000001', from: '14155550123', profile_name: 'Maya', text: 'Hi!' }),
+    });
+    expect(((await injected.body.json()) as { status: number }).status).toBe(200);
+    const threads = (await (await request(`${hub.url}/v1/threads`, { headers: auth })).body.json()) as { data: Array<{ id: string; profile_name: string }> };
+    expect(threads.data).toHaveLength(1);
+    expect(threads.data[0]!.profile_name).toBe('Maya');
+    const sent = await request(`${hub.url}/v1/messages`, {
+      method: 'POST', headers: auth, body: JSON.stringify({ thread_id: threads.data[0]!.id, type: 'text', text: { body: 'Hello Maya' } }),
+    });
+    expect(sent.statusCode).toBe(202);
+    const { id } = (await sent.body.json()) as { id: string };
+    const message = await waitFor(async () => {
+      const body = (await (await request(`${hub.url}/v1/messages/${id}`, { headers: auth })).body.json()) as { status: string; provider_message_id: string };
+      return body.status === 'read' ? body : undefined;
+    });
+    expect(message.provider_message_id).toMatch(/^wamid\./);
+  });
+});
