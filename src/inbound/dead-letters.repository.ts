@@ -23,8 +23,11 @@ export interface DeadLetterInput {
 
 export async function insertDeadLetter(db: Db | Tx, input: DeadLetterInput): Promise<void> {
   const payloadJson = input.payload === null || input.payload === undefined ? null : JSON.stringify(input.payload);
+  // The key names where the item came from (WABA, number, field) as well as what it says: a field
+  // event's value alone (e.g. account_update {"event":"MM_LITE_TERMS_SIGNED"}) is the same for
+  // every WABA, and keyed on the value only, the second WABA's event was dropped as a "duplicate".
   const dedupeKey = createHash('sha256')
-    .update(`${input.provider}\n${input.reason}\n${input.phoneNumberId ?? ''}\n${payloadJson ?? input.rawBody ?? ''}`)
+    .update([input.provider, input.reason, input.wabaId ?? '', input.phoneNumberId ?? '', input.field ?? '', payloadJson ?? input.rawBody ?? ''].join('\n'))
     .digest('hex');
   await sql`
     INSERT INTO webhook_dead_letters (org_id, provider, reason, detail, waba_id, phone_number_id, field, payload, raw_body, dedupe_key, correlation_id)

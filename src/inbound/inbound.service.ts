@@ -148,7 +148,10 @@ async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
 async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<void> {
   const value = item.value as Record<string, unknown> | null;
   if (item.field === 'phone_number_quality_update' && item.entryId && value && typeof value.display_phone_number === 'string') {
-    const tier = typeof value.current_limit === 'string' ? value.current_limit : undefined;
+    // Meta drops current_limit in Feb 2026 in favour of max_daily_conversations_per_business (same
+    // TIER_* values, PROTOCOL.md §2.4); without the fallback every later update was dead-lettered.
+    const limit = value.current_limit ?? value.max_daily_conversations_per_business;
+    const tier = typeof limit === 'string' ? limit : undefined;
     if (tier) {
       const updated = await updateMessagingLimitTier(ctx.tx, {
         wabaId: item.entryId, displayPhoneNumber: value.display_phone_number.replace(/[^0-9]/g, ''), messagingLimitTier: tier,
@@ -165,9 +168,14 @@ async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<vo
   });
 }
 
-/** Messages in (number, customer) order: concurrent webhooks then lock contacts and threads in one order. */
+/**
+ * Messages in (customer, number) order: concurrent webhooks then lock contacts and threads in one order.
+ * The customer comes first because a contact belongs to the organization, not to a number: ordered by
+ * number first, a webhook with [A on number 1, B on number 2] and one with [B on number 1, A on
+ * number 2] locked contacts A→B and B→A and deadlocked every time (test/inbound/races.test.ts).
+ */
 function lockOrder(a: ParsedWebhookItem, b: ParsedWebhookItem): number {
-  const key = (item: ParsedWebhookItem) => (item.kind === 'message' ? `0:${item.phoneNumberId}:${item.waId}` : item.kind === 'status' ? `1:${item.phoneNumberId}:${item.wamid}` : '2');
+  const key = (item: ParsedWebhookItem) => (item.kind === 'message' ? `0:${item.waId}:${item.phoneNumberId}` : item.kind === 'status' ? `1:${item.phoneNumberId}:${item.wamid}` : '2');
   const [ka, kb] = [key(a), key(b)];
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

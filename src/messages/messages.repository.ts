@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { toJsonb } from '../db/json.js';
 import type { MessageRow, MessageStatus } from '../db/schema.js';
 import type { KeysetPosition } from '../threads/threads.repository.js';
 
@@ -31,8 +32,8 @@ export async function insertInboundMessage(
 ): Promise<string | undefined> {
   const result = await sql<{ id: string }>`
     INSERT INTO messages (org_id, thread_id, phone_number_ref, direction, type, content, provider_message_id, status, provider_timestamp, raw)
-    VALUES (${values.orgId}, ${values.threadId}, ${values.phoneNumberRef}, 'inbound', ${values.type}, ${JSON.stringify(values.content)}::jsonb,
-            ${values.wamid}, 'received', ${values.providerTimestamp}, ${JSON.stringify(values.raw)}::jsonb)
+    VALUES (${values.orgId}, ${values.threadId}, ${values.phoneNumberRef}, 'inbound', ${values.type}, ${toJsonb(values.content)}::jsonb,
+            ${values.wamid}, 'received', ${values.providerTimestamp}, ${toJsonb(values.raw)}::jsonb)
     ON CONFLICT (org_id, phone_number_ref, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
     RETURNING id`.execute(tx);
   return result.rows[0]?.id;
@@ -57,7 +58,7 @@ export async function insertOutboundMessage(
 ): Promise<string | undefined> {
   const result = await sql<{ id: string }>`
     INSERT INTO messages (org_id, thread_id, phone_number_ref, direction, type, content, status, sent_by_operator_id, idempotency_key, request_hash)
-    VALUES (${values.orgId}, ${values.threadId}, ${values.phoneNumberRef}, 'outbound', ${values.type}, ${JSON.stringify(values.content)}::jsonb,
+    VALUES (${values.orgId}, ${values.threadId}, ${values.phoneNumberRef}, 'outbound', ${values.type}, ${toJsonb(values.content)}::jsonb,
             'queued', ${values.sentByOperatorId}, ${values.idempotencyKey}, ${values.requestHash})
     ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id`.execute(tx);
@@ -147,7 +148,7 @@ export async function insertPendingStatus(
   await sql`
     INSERT INTO pending_statuses (org_id, phone_number_ref, provider_message_id, status, provider_timestamp, error_code, error_title, payload)
     VALUES (${values.orgId}, ${values.phoneNumberRef}, ${values.wamid}, ${values.status}, ${values.providerTimestamp},
-            ${values.errorCode}, ${values.errorTitle}, ${JSON.stringify(values.payload)}::jsonb)
+            ${values.errorCode}, ${values.errorTitle}, ${toJsonb(values.payload)}::jsonb)
     ON CONFLICT (org_id, phone_number_ref, provider_message_id, status) DO NOTHING`.execute(tx);
 }
 

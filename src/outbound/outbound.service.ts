@@ -111,7 +111,11 @@ export async function sendMessage(
   idempotencyKey: string | undefined,
   correlationId: string | null,
 ): Promise<SendMessageResult> {
-  const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(body)).digest('hex') : null;
+  // The sender is part of the request: another operator reusing a key is a different request (409),
+  // never a replay that would hand them someone else's message.
+  const requestHash = idempotencyKey
+    ? createHash('sha256').update(canonicalJson({ operator_id: principal.operatorId, body })).digest('hex')
+    : null;
   if (idempotencyKey && requestHash) {
     const existing = await messages.findMessageByIdempotencyKey(db, principal.orgId, idempotencyKey);
     if (existing) return replay(existing, requestHash);

@@ -52,6 +52,12 @@ function newCustomer(): string {
   return `4477009${uniqueDigits(5)}`;
 }
 
+/** Deadlocks PostgreSQL detected in this test database so far (pg_stat_database). */
+async function deadlockCount(db: TestDatabase['db']): Promise<number> {
+  const result = await sql<{ deadlocks: string }>`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`.execute(db);
+  return Number(result.rows[0]!.deadlocks);
+}
+
 async function newNumber(t: TestDatabase): Promise<{ orgId: string; number: TestNumber }> {
   const { orgId } = await createTestOrg(t.db);
   return { orgId, number: await createTestNumber(t.db, orgId) };
@@ -98,6 +104,7 @@ describe('POST /webhooks/whatsapp under concurrency', () => {
 
   it('stores two customers batched in opposite orders by concurrent webhooks without losing any', async () => {
     const { orgId, number } = await newNumber(t);
+    const deadlocksBefore = await deadlockCount(t.db);
     const pairs = 15;
     const requests: Promise<{ statusCode: number; body: string }>[] = [];
     for (let i = 0; i < pairs; i++) {
@@ -119,6 +126,7 @@ describe('POST /webhooks/whatsapp under concurrency', () => {
     expect(await countRows(t.db, 'clients', orgId)).toBe(pairs * 2);
     expect(await countRows(t.db, 'threads', orgId)).toBe(pairs * 2);
     expect(await countRows(t.db, 'messages', orgId)).toBe(pairs * 4);
+    expect(await deadlockCount(t.db)).toBe(deadlocksBefore);
     // No orphan client was left behind by the losers of a contact race.
     const orphans = await sql<{ n: string }>`
       SELECT count(*) AS n FROM clients cl WHERE cl.org_id = ${orgId}
@@ -129,6 +137,7 @@ describe('POST /webhooks/whatsapp under concurrency', () => {
   it('stores two customers on two numbers batched crosswise by concurrent webhooks without losing any', async () => {
     const { orgId } = await createTestOrg(t.db);
     const [n1, n2] = [await createTestNumber(t.db, orgId), await createTestNumber(t.db, orgId)];
+    const deadlocksBefore = await deadlockCount(t.db);
     const pairs = 15;
     const requests: Promise<{ statusCode: number; body: string }>[] = [];
     for (let i = 0; i < pairs; i++) {
@@ -144,6 +153,8 @@ describe('POST /webhooks/whatsapp under concurrency', () => {
     expect(await countRows(t.db, 'contacts', orgId)).toBe(pairs * 2);
     expect(await countRows(t.db, 'clients', orgId)).toBe(pairs * 2);
     expect(await countRows(t.db, 'threads', orgId)).toBe(pairs * 4);
+    // Retries on deadlock would hide a bad lock order (at 1 s of deadlock_timeout each): there must be none.
+    expect(await deadlockCount(t.db)).toBe(deadlocksBefore);
     expect(await countRows(t.db, 'messages', orgId)).toBe(pairs * 4);
   });
 

@@ -189,6 +189,72 @@ describe('POST /webhooks/whatsapp signature and body checks', () => {
     expect(rows).toEqual([{ reason: 'waba_mismatch', org_id: org.orgId, waba_id: other.wabaId }]);
     expect(await countRows(t.db, 'messages')).toBe(messagesBefore);
   });
+
+  it('keeps the same unprocessed field event of two WABAs as two dead letters, each stored once', async () => {
+    const other = await createTestNumber(t.db, org.orgId);
+    // Identical values (MM Lite terms signed by both WABAs): only entry.id tells them apart.
+    const event = (wabaId: string) => JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: wabaId, time: 1767269700, changes: [{ field: 'account_update', value: { event: 'MM_LITE_TERMS_SIGNED' } }] }],
+    });
+    for (const body of [event(number.wabaId), event(other.wabaId), event(number.wabaId), event(other.wabaId)]) {
+      expect((await postWebhook(app, body)).statusCode).toBe(200);
+    }
+    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id'])
+      .where('waba_id', 'in', [number.wabaId, other.wabaId]).where('field', '=', 'account_update').orderBy('waba_id').execute();
+    expect(rows).toEqual([number.wabaId, other.wabaId].sort().map((wabaId) => ({ reason: 'unhandled_field', field: 'account_update', waba_id: wabaId })));
+  });
+});
+
+describe('POST /webhooks/whatsapp with NUL characters (which PostgreSQL text and jsonb refuse)', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+  let org: TestOrg;
+  let number: TestNumber;
+
+  beforeAll(async () => {
+    t = await createTestDatabase(4);
+    app = await createTestApp(t.db);
+    org = await createTestOrg(t.db);
+    number = await createTestNumber(t.db, org.orgId);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t?.drop();
+  });
+
+  it('stores a message whose text and profile name contain \\u0000, with U+FFFD in their place', async () => {
+    const wamid = `wamid.nul-${uniqueDigits(10)}`;
+    const body = textWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from: '14155550123', wamid, body: 'a\u0000b', name: 'Ma\u0000ya' });
+    expect(body).toContain('\\u0000');
+    const response = await postWebhook(app, body);
+    expect(response.statusCode, response.body).toBe(200);
+    const message = await t.db.selectFrom('messages').select('content').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
+    expect(message.content).toEqual({ body: 'a\ufffdb' });
+    const contact = await t.db.selectFrom('contacts').select('profile_name').where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
+    expect(contact.profile_name).toBe('Ma\ufffdya');
+  });
+
+  it('keeps an unroutable message containing \\u0000 as a dead letter', async () => {
+    const phoneNumberId = uniqueDigits();
+    const body = textWebhook({ wabaId: number.wabaId, phoneNumberId, from: '14155550123', wamid: `wamid.nul-${uniqueDigits(10)}`, body: 'x\u0000y' });
+    const response = await postWebhook(app, body);
+    expect(response.statusCode, response.body).toBe(200);
+    const rows = await t.db.selectFrom('webhook_dead_letters').select('reason').where('phone_number_id', '=', phoneNumberId).execute();
+    expect(rows).toEqual([{ reason: 'unroutable_phone_number' }]);
+  });
+
+  it('keeps a signed non-JSON body containing a NUL byte as one invalid_json dead letter', async () => {
+    const body = Buffer.from(`garbage\u0000${uniqueDigits(6)}`, 'utf8');
+    for (let i = 0; i < 2; i++) {
+      const response = await postWebhook(app, body);
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({ error: { code: 'invalid_json' } });
+    }
+    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'raw_body']).where('reason', '=', 'invalid_json').execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.raw_body).toBe(body.toString('utf8').replace('\u0000', '\ufffd'));
+  });
 });
 
 describe('POST /webhooks/whatsapp while the database is unavailable', () => {

@@ -331,6 +331,17 @@ describe('POST /v1/messages: Idempotency-Key', () => {
     expect(await outboundCount(org.orgId)).toBe(1);
   });
 
+  it('refuses another operator reusing a key with the same body instead of replaying their colleague\'s message', async () => {
+    const { org, threadId } = await orgWithOpenThread();
+    const admin = await createTestOperator(t.db, org.orgId, 'admin');
+    const headers = { 'idempotency-key': 'shared-key' };
+    expect((await send(org.apiKey, { thread_id: threadId, ...text('same') }, headers)).statusCode).toBe(202);
+    const other = await send(admin.apiKey, { thread_id: threadId, ...text('same') }, headers);
+    expect(other.statusCode).toBe(409);
+    expect(other.json().error.code).toBe('idempotency_key_reused');
+    expect(await outboundCount(org.orgId)).toBe(1);
+  });
+
   it('refuses a malformed Idempotency-Key with 400 validation_failed', async () => {
     const { org, threadId } = await orgWithOpenThread();
     const response = await send(org.apiKey, { thread_id: threadId, ...text() }, { 'idempotency-key': 'x'.repeat(256) });

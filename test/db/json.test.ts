@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { toJsonb } from '../../src/db/json.js';
+
+describe('toJsonb', () => {
+  it('replaces NUL characters, which jsonb refuses, with U+FFFD', () => {
+    expect(JSON.parse(toJsonb({ body: 'a\u0000b' }))).toEqual({ body: 'a\ufffdb' });
+  });
+
+  it('keeps a literal backslash-u0000 text untouched', () => {
+    const value = { body: 'path\\u0000' };
+    expect(JSON.parse(toJsonb(value))).toEqual(value);
+  });
+
+  it('serialises undefined as null', () => {
+    expect(toJsonb(undefined)).toBe('null');
+  });
+});
