@@ -26,7 +26,9 @@ export interface UpsertedContact {
 async function updateExisting(tx: Tx, input: UpsertContactInput): Promise<UpsertedContact | undefined> {
   const row = await sql<{ id: string; client_id: string }>`
     UPDATE contacts SET
-      profile_name = coalesce(${input.profileName}, profile_name),
+      -- A late redelivery of an older message must not bring back an older profile name.
+      profile_name = CASE WHEN ${input.activeAt}::timestamptz < last_active_at THEN profile_name
+                          ELSE coalesce(${input.profileName}, profile_name) END,
       wa_id = coalesce(${input.waId}, wa_id),
       last_active_at = greatest(last_active_at, ${input.activeAt}::timestamptz),
       updated_at = now()
@@ -53,7 +55,8 @@ export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<
     SELECT ${input.orgId}, new_client.id, ${input.e164}, ${input.waId}, ${input.profileName}, ${input.activeAt}::timestamptz
     FROM new_client
     ON CONFLICT (org_id, e164) DO UPDATE SET
-      profile_name = coalesce(excluded.profile_name, c.profile_name),
+      profile_name = CASE WHEN excluded.last_active_at < c.last_active_at THEN c.profile_name
+                          ELSE coalesce(excluded.profile_name, c.profile_name) END,
       wa_id = coalesce(excluded.wa_id, c.wa_id),
       last_active_at = greatest(c.last_active_at, excluded.last_active_at),
       updated_at = now()

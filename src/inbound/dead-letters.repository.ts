@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+import { toJsonb } from '../db/json.js';
 
 export interface DeadLetterInput {
   orgId: string | null;
@@ -22,7 +23,8 @@ export interface DeadLetterInput {
 }
 
 export async function insertDeadLetter(db: Db | Tx, input: DeadLetterInput): Promise<void> {
-  const payloadJson = input.payload === null || input.payload === undefined ? null : JSON.stringify(input.payload);
+  // toJsonb: jsonb refuses NUL, even in a key, and a dead letter must always be storable.
+  const payloadJson = input.payload === null || input.payload === undefined ? null : toJsonb(input.payload);
   // The key names where the item came from (WABA, number, field) as well as what it says: a field
   // event's value alone (e.g. account_update {"event":"MM_LITE_TERMS_SIGNED"}) is the same for
   // every WABA, and keyed on the value only, the second WABA's event was dropped as a "duplicate".

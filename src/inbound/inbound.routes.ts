@@ -26,6 +26,16 @@ export interface InboundRoutesOptions {
   verifyToken: string | undefined;
 }
 
+/**
+ * JSON.parse for webhook bodies. JSON allows `\u0000`, but PostgreSQL text and jsonb refuse NUL, so
+ * one such character (in a profile name, a message, anything) made the whole webhook fail with 500
+ * on every redelivery. NUL in string values becomes U+FFFD; bodies without it take the fast path.
+ */
+function parseWebhookJson(text: string): unknown {
+  if (!text.includes('\\u0000')) return JSON.parse(text);
+  return JSON.parse(text, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value));
+}
+
 function sameString(a: string, b: string): boolean {
   const [x, y] = [Buffer.from(a), Buffer.from(b)];
   return x.length === y.length && timingSafeEqual(x, y);
@@ -53,12 +63,14 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
       throw new AppError('invalid_signature', 'missing or invalid X-Hub-Signature-256');
     }
     let body: unknown;
+    const text = raw.toString('utf8');
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = parseWebhookJson(text);
     } catch {
       await insertDeadLetter(options.db, {
         orgId: null, provider: 'meta', reason: 'invalid_json', detail: 'signed webhook body is not JSON',
-        wabaId: null, phoneNumberId: null, field: null, payload: null, rawBody: raw.toString('utf8'), correlationId: request.id,
+        // A text column refuses NUL bytes too (see parseWebhookJson).
+        wabaId: null, phoneNumberId: null, field: null, payload: null, rawBody: text.replaceAll('\u0000', '\uFFFD'), correlationId: request.id,
       });
       throw new AppError('invalid_json', 'webhook body is not valid JSON');
     }

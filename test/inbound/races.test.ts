@@ -191,4 +191,17 @@ describe('POST /webhooks/whatsapp under concurrency', () => {
     expect(contact.last_active_at?.getTime()).toBe((T0 + 3600) * 1000);
     expect(await countRows(t.db, 'messages', orgId)).toBe(2);
   });
+
+  it('keeps the newest profile name when an older message with an older name is redelivered late', async () => {
+    const { orgId, number } = await newNumber(t);
+    const from = newCustomer();
+    const ids = { wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from };
+    expect((await postWebhook(app, textWebhook({ ...ids, wamid: `wamid.new-${from}`, name: 'Maya Chen', timestamp: T0 + 60 }))).statusCode).toBe(200);
+    expect((await postWebhook(app, textWebhook({ ...ids, wamid: `wamid.old-${from}`, name: 'maya', timestamp: T0 }))).statusCode).toBe(200);
+    const contact = await t.db.selectFrom('contacts').select('profile_name').where('org_id', '=', orgId).executeTakeFirstOrThrow();
+    expect(contact.profile_name).toBe('Maya Chen');
+    expect((await postWebhook(app, textWebhook({ ...ids, wamid: `wamid.newest-${from}`, name: 'Maya C.', timestamp: T0 + 120 }))).statusCode).toBe(200);
+    const renamed = await t.db.selectFrom('contacts').select('profile_name').where('org_id', '=', orgId).executeTakeFirstOrThrow();
+    expect(renamed.profile_name).toBe('Maya C.');
+  });
 });

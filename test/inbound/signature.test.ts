@@ -235,6 +235,23 @@ describe('POST /webhooks/whatsapp with NUL characters (which PostgreSQL text and
     expect(contact.profile_name).toBe('Ma\ufffdya');
   });
 
+  it('stores a message and a dead letter whose payloads carry \\u0000 in a property name', async () => {
+    const wamid = `wamid.nul-key-${uniqueDigits(10)}`;
+    const routable = JSON.parse(textWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from: '14155550123', wamid })) as Record<string, any>;
+    routable.entry[0].changes[0].value.messages[0]['x\u0000'] = 1;
+    const unroutable = structuredClone(routable);
+    unroutable.entry[0].changes[0].value.metadata.phone_number_id = uniqueDigits();
+    for (const body of [routable, unroutable]) {
+      const response = await postWebhook(app, JSON.stringify(body));
+      expect(response.statusCode, response.body).toBe(200);
+    }
+    const stored = await t.db.selectFrom('messages').select('raw').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
+    expect(stored.raw).toMatchObject({ 'x\ufffd': 1 });
+    const deadLetters = await t.db.selectFrom('webhook_dead_letters').select('reason')
+      .where('phone_number_id', '=', unroutable.entry[0].changes[0].value.metadata.phone_number_id).execute();
+    expect(deadLetters).toEqual([{ reason: 'unroutable_phone_number' }]);
+  });
+
   it('keeps an unroutable message containing \\u0000 as a dead letter', async () => {
     const phoneNumberId = uniqueDigits();
     const body = textWebhook({ wabaId: number.wabaId, phoneNumberId, from: '14155550123', wamid: `wamid.nul-${uniqueDigits(10)}`, body: 'x\u0000y' });

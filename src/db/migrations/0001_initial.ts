@@ -273,7 +273,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       field text,
       payload jsonb,
       raw_body text,
-      -- sha256 of (reason, payload): a redelivered webhook does not add a second row.
+      -- sha256 of (provider, reason, WABA, number, field, payload): a redelivered webhook adds no second row.
       dedupe_key text NOT NULL CONSTRAINT webhook_dead_letters_dedupe_key_key UNIQUE,
       correlation_id text,
       created_at timestamptz NOT NULL DEFAULT now(),
