@@ -27,6 +27,8 @@ export interface RuntimeOptions {
   migrate?: boolean;
   /** Logger override (CLI commands log warnings only). */
   logLevel?: Config['logLevel'];
+  /** Log to stderr (CLI commands: stdout carries their one JSON object). */
+  logToStderr?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -40,14 +42,15 @@ const REDACT_PATHS = [
   '*.appSecret',
 ];
 
-export function createLogger(level: Config['logLevel']): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'wahub' } });
+export function createLogger(level: Config['logLevel'], toStderr = false): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'wahub' } };
+  return toStderr ? pino(options, pino.destination(2)) : pino(options);
 }
 
 /** @throws ConfigError (every configuration problem at once), database start or migration errors */
 export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const config = loadConfig(options.env);
-  const logger = createLogger(options.logLevel ?? config.logLevel);
+  const logger = createLogger(options.logLevel ?? config.logLevel, options.logToStderr);
   let stopEmbedded: () => Promise<void> = async () => undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {

@@ -23,7 +23,7 @@ function print(options: JsonFlag, result: Record<string, unknown>, human: string
 
 /** Runs `work` with a runtime (quiet logger), always closing it. */
 async function withRuntime<T>(work: (runtime: Runtime) => Promise<T>, migrate = true): Promise<T> {
-  const runtime = await openRuntime({ migrate, logLevel: 'warn' });
+  const runtime = await openRuntime({ migrate, logLevel: 'warn', logToStderr: true });
   try {
     return await work(runtime);
   } finally {

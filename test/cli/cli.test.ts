@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,9 @@ const TOKEN_KEYS = `k1:${Buffer.alloc(32, 5).toString('base64')}`;
 
 describe('wahub CLI', () => {
   let t: TestDatabase;
-  const env = () => ({ ...process.env, DATABASE_URL: t.url, TOKEN_ENCRYPTION_KEYS: TOKEN_KEYS, LOG_LEVEL: 'warn' });
+  let dataDir: string;
+  // Sandbox mode (no META_APP_SECRET) writes its generated secrets under WAHUB_DATA_DIR.
+  const env = () => ({ ...process.env, DATABASE_URL: t.url, TOKEN_ENCRYPTION_KEYS: TOKEN_KEYS, LOG_LEVEL: 'warn', WAHUB_DATA_DIR: dataDir });
   const wahub = async (...args: string[]) => {
     const { stdout } = await run(process.execPath, [BIN, ...args, '--json'], { env: env() });
     const lines = stdout.trim().split('\n');
@@ -20,9 +24,12 @@ describe('wahub CLI', () => {
 
   beforeAll(async () => {
     t = await createTestDatabase(2);
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'wahub-cli-'));
+    await chmod(dataDir, 0o755);
   });
   afterAll(async () => {
     await t.drop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('creates an organization, an operator, an API key and a number, each printing one JSON object', async () => {
