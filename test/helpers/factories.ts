@@ -82,40 +82,32 @@ export function signedHeaders(body: string | Buffer, secret = TEST_APP_SECRET): 
   return { 'content-type': 'application/json', 'x-hub-signature-256': signMetaPayload(secret, body) };
 }
 
-/** A single-message `messages` webhook in Meta's shape (PROTOCOL.md §2). */
-export function textWebhook(values: { wabaId: string; phoneNumberId: string; from: string; wamid: string; body?: string; name?: string; timestamp?: number }): string {
+/** A `messages`-field webhook envelope around one change value (PROTOCOL.md §2.1). */
+function messagesWebhook(wabaId: string, phoneNumberId: string, value: Record<string, unknown>): string {
   return JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [{
-      id: values.wabaId,
+      id: wabaId,
       changes: [{
         field: 'messages',
-        value: {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550100001', phone_number_id: values.phoneNumberId },
-          contacts: [{ profile: { name: values.name ?? 'Customer' }, wa_id: values.from }],
-          messages: [{ from: values.from, id: values.wamid, timestamp: String(values.timestamp ?? Math.floor(Date.now() / 1000)), type: 'text', text: { body: values.body ?? 'hello' } }],
-        },
+        value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550100001', phone_number_id: phoneNumberId }, ...value },
       }],
     }],
   });
 }
 
+/** A single-message `messages` webhook in Meta's shape (PROTOCOL.md §2). */
+export function textWebhook(values: { wabaId: string; phoneNumberId: string; from: string; wamid: string; body?: string; name?: string; timestamp?: number }): string {
+  return messagesWebhook(values.wabaId, values.phoneNumberId, {
+    contacts: [{ profile: { name: values.name ?? 'Customer' }, wa_id: values.from }],
+    messages: [{ from: values.from, id: values.wamid, timestamp: String(values.timestamp ?? Math.floor(Date.now() / 1000)), type: 'text', text: { body: values.body ?? 'hello' } }],
+  });
+}
+
 /** A status webhook for an outbound wamid. */
 export function statusWebhook(values: { wabaId: string; phoneNumberId: string; wamid: string; status: string; recipient: string; errors?: unknown[] }): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [{
-      id: values.wabaId,
-      changes: [{
-        field: 'messages',
-        value: {
-          messaging_product: 'whatsapp',
-          metadata: { display_phone_number: '15550100001', phone_number_id: values.phoneNumberId },
-          statuses: [{ id: values.wamid, status: values.status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: values.recipient, ...(values.errors ? { errors: values.errors } : {}) }],
-        },
-      }],
-    }],
+  return messagesWebhook(values.wabaId, values.phoneNumberId, {
+    statuses: [{ id: values.wamid, status: values.status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: values.recipient, ...(values.errors ? { errors: values.errors } : {}) }],
   });
 }
 
