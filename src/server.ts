@@ -83,7 +83,9 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
     if (role !== 'api') {
       if (!graphBaseUrl) throw new Error('GRAPH_API_BASE_URL is required for a sandbox worker without the API role');
       graph = new GraphApiClient({ baseUrl: graphBaseUrl, version: config.meta.graphApiVersion, timeoutMs: config.meta.graphApiTimeoutMs });
-      dispatcher = new Dispatcher({ db, cipher, graph, logger: logger.child({ component: 'dispatcher' }), ...config.outbox });
+      dispatcher = new Dispatcher({
+        db, cipher, graph, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
+      });
     }
     if (serveHttp) {
       app = await buildApp({

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
-import { connectPhoneNumber } from '../numbers/numbers.service.js';
+import { connectPhoneNumber, setPhoneNumberToken } from '../numbers/numbers.service.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
@@ -153,9 +153,27 @@ program
     }
   });
 
-program
-  .command('number')
-  .description('business phone numbers')
+const number = program.command('number').description('business phone numbers');
+
+number
+  .command('set-token')
+  .description('replace a number\'s access token; a number awaiting re-authorisation resumes its messages')
+  .requiredOption('--org <id>', 'organization id')
+  .requiredOption('--phone-number-id <id>', 'Meta phone_number_id')
+  .requiredOption('--access-token <token>', 'new access token (stored encrypted)')
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { org: string; phoneNumberId: string; accessToken: string }) => {
+    try {
+      const result = await withRuntime(({ db, cipher }) =>
+        setPhoneNumberToken(db, cipher, { orgId: options.org, phoneNumberId: options.phoneNumberId, accessToken: options.accessToken }),
+      );
+      print(options, result, `number ${result.id} is ${result.status}; ${result.resumed} waiting messages resumed`);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+number
   .command('add')
   .requiredOption('--org <id>', 'organization id')
   .requiredOption('--waba-id <id>', 'Meta WABA id')

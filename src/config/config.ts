@@ -66,8 +66,12 @@ const envSchema = z.object({
   NATS_URL: optionalString,
   /** Outbox lease time-to-live, ms. Default 60000. */
   OUTBOX_LEASE_TTL_MS: positiveInt(60_000),
-  /** Rows claimed per dispatcher round. Default 50. */
-  OUTBOX_BATCH_SIZE: positiveInt(50),
+  /** Lease refresh period for rows in flight, ms. Default 30000. */
+  OUTBOX_LEASE_REFRESH_MS: positiveInt(30_000),
+  /** Rows claimed per dispatcher round. Default 100. */
+  OUTBOX_BATCH_SIZE: positiveInt(100),
+  /** Rows one worker holds at once (waiting for a send slot or in flight). Default 2000. */
+  OUTBOX_MAX_IN_FLIGHT: positiveInt(2_000),
   /** Dispatcher poll interval when idle, ms. Default 250. */
   OUTBOX_POLL_INTERVAL_MS: positiveInt(250),
   /** Delivery attempts before a retryable failure becomes permanent. Default 8. */
@@ -107,7 +111,15 @@ export interface Config {
   /** Empty in sandbox mode until generated. */
   tokenKeys: TokenKey[];
   natsUrl: string | undefined;
-  outbox: { leaseTtlMs: number; batchSize: number; pollIntervalMs: number; maxAttempts: number; retryBaseMs: number };
+  outbox: {
+    leaseTtlMs: number;
+    leaseRefreshMs: number;
+    batchSize: number;
+    maxInFlight: number;
+    pollIntervalMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+  };
   sandbox: { statusDelaysMs: { sentMs: number; deliveredMs: number; readMs: number } };
 }
 
@@ -157,7 +169,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     natsUrl: values.NATS_URL,
     outbox: {
       leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
+      leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS,
       batchSize: values.OUTBOX_BATCH_SIZE,
+      maxInFlight: values.OUTBOX_MAX_IN_FLIGHT,
       pollIntervalMs: values.OUTBOX_POLL_INTERVAL_MS,
       maxAttempts: values.OUTBOX_MAX_ATTEMPTS,
       retryBaseMs: values.OUTBOX_RETRY_BASE_MS,

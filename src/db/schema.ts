@@ -214,6 +214,14 @@ export interface PendingStatusesTable {
   received_at: Timestamp;
 }
 
+export interface SendGovernorsTable {
+  phone_number_ref: string;
+  org_id: string;
+  tat: Timestamp;
+  throttled_until: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   operators: OperatorsTable;
@@ -230,6 +238,7 @@ export interface Database {
   outbox_events: OutboxEventsTable;
   webhook_dead_letters: WebhookDeadLettersTable;
   pending_statuses: PendingStatusesTable;
+  send_governors: SendGovernorsTable;
 }
 
 export type PhoneNumberRow = Selectable<PhoneNumbersTable>;

@@ -179,3 +179,39 @@ export async function listThreadMessages(db: Executor, orgId: string, threadId: 
   if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
 }
+
+/**
+ * Records the outcome of accepted sends in one statement: the wamid Meta returned (none for read
+ * receipts) and `sent`, unless the message already moved further (a status webhook won the race).
+ */
+export async function recordSentMessages(tx: Tx, rows: Array<{ orgId: string; messageId: string; wamid: string | null }>): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    UPDATE messages m SET
+      provider_message_id = coalesce(x.wamid, m.provider_message_id),
+      status = CASE WHEN m.status <> 'failed' AND message_status_rank(m.status) < message_status_rank('sent') THEN 'sent' ELSE m.status END,
+      status_updated_at = now()
+    FROM unnest(${rows.map((r) => r.orgId)}::uuid[], ${rows.map((r) => r.messageId)}::uuid[], ${rows.map((r) => r.wamid)}::text[]) AS x(org_id, id, wamid)
+    WHERE m.org_id = x.org_id AND m.id = x.id`.execute(tx);
+}
+
+/** lockWamid for many wamids at once, in one fixed order (by lock key) so two batches cannot deadlock. */
+export async function lockWamids(tx: Tx, rows: Array<{ phoneNumberRef: string; wamid: string }>): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    SELECT pg_advisory_xact_lock(k.key) FROM (
+      SELECT DISTINCT hashtextextended(x.ref || ':' || x.wamid, 0) AS key
+      FROM unnest(${rows.map((r) => r.phoneNumberRef)}::text[], ${rows.map((r) => r.wamid)}::text[]) AS x(ref, wamid)
+      ORDER BY 1) k`.execute(tx);
+}
+
+/** Removes and returns the pending statuses of many wamids. */
+export async function takePendingStatusesFor(tx: Tx, rows: Array<{ orgId: string; phoneNumberRef: string; wamid: string }>) {
+  if (rows.length === 0) return [];
+  const result = await sql<{ org_id: string; phone_number_ref: string; provider_message_id: string; status: DeliveryStatus; error_code: number | null; error_title: string | null }>`
+    DELETE FROM pending_statuses p
+    USING unnest(${rows.map((r) => r.orgId)}::uuid[], ${rows.map((r) => r.phoneNumberRef)}::uuid[], ${rows.map((r) => r.wamid)}::text[]) AS x(org_id, ref, wamid)
+    WHERE p.org_id = x.org_id AND p.phone_number_ref = x.ref AND p.provider_message_id = x.wamid
+    RETURNING p.org_id, p.phone_number_ref, p.provider_message_id, p.status, p.error_code, p.error_title`.execute(tx);
+  return result.rows;
+}

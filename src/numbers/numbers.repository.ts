@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
-import type { PhoneNumberRow } from '../db/schema.js';
+import type { PhoneNumberRow, PhoneNumberStatus } from '../db/schema.js';
 
 type Executor = Db | Tx;
 
@@ -122,4 +122,23 @@ export async function listConnectedMetaNumbers(db: Executor) {
     .where('phone_numbers.provider', '=', 'meta')
     .where('phone_numbers.status', '<>', 'disconnected')
     .execute();
+}
+
+/** Replaces a number's access token (already encrypted) and makes a `reauth_required` number active again. */
+export async function replacePhoneNumberToken(
+  tx: Tx,
+  values: { orgId: string; phoneNumberId: string; ciphertext: string; keyId: string },
+): Promise<{ id: string; status: PhoneNumberRow['status'] } | undefined> {
+  return tx
+    .updateTable('phone_numbers')
+    .set({
+      access_token_ciphertext: values.ciphertext,
+      access_token_key_id: values.keyId,
+      status: sql<PhoneNumberStatus>`CASE WHEN status = 'reauth_required' THEN 'active' ELSE status END`,
+      updated_at: new Date(),
+    })
+    .where('org_id', '=', values.orgId)
+    .where('phone_number_id', '=', values.phoneNumberId)
+    .returning(['id', 'status'])
+    .executeTakeFirst();
 }

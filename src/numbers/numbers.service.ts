@@ -8,6 +8,7 @@ import { SQLSTATE, sqlState, violatedConstraint } from '../db/errors.js';
 import { AppError } from '../shared/errors.js';
 import { waIdToE164 } from '../shared/phone.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
+import { resumeParkedRows } from '../outbound/outbox.repository.js';
 import * as repo from './numbers.repository.js';
 
 export interface ConnectPhoneNumberInput {
@@ -70,4 +71,25 @@ export async function connectPhoneNumber(db: Db, cipher: TokenCipher, input: Con
     if (sqlState(error) === SQLSTATE.foreignKeyViolation) throw new AppError('not_found', 'organization or operator not found');
     throw error;
   }
+}
+
+/**
+ * Replaces a number's access token (e.g. after Meta error 190). A `reauth_required` number becomes
+ * `active` again and its parked outbox rows resume, in one transaction.
+ * @returns the number's id, its status afterwards and how many parked messages resumed
+ * @throws AppError not_found (no such number in the organization), validation_failed (empty token)
+ */
+export async function setPhoneNumberToken(
+  db: Db,
+  cipher: TokenCipher,
+  input: { orgId: string; phoneNumberId: string; accessToken: string },
+): Promise<{ id: string; status: string; resumed: number }> {
+  if (!input.accessToken.trim()) throw new AppError('validation_failed', 'access token must not be empty');
+  const token = cipher.encrypt(input.accessToken.trim());
+  return withTransaction(db, async (tx) => {
+    const number = await repo.replacePhoneNumberToken(tx, { orgId: input.orgId, phoneNumberId: input.phoneNumberId, ciphertext: token.ciphertext, keyId: token.keyId });
+    if (!number) throw new AppError('not_found', `phone number ${input.phoneNumberId} not found`);
+    const resumed = number.status === 'active' ? await resumeParkedRows(tx, input.orgId, number.id) : 0;
+    return { id: number.id, status: number.status, resumed };
+  });
 }

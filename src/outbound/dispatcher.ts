@@ -1,13 +1,23 @@
 /**
  * The outbox dispatcher: the only code that calls the provider's send endpoint (SPEC §4).
  *
- * Loop: claim a batch under a lease → send each row over HTTP → in one transaction per row, fenced
- * by the lease token: record the wamid and `sent`, apply statuses that arrived early, or schedule a
- * retry (exponential backoff with jitter), or fail with Meta's code and title. Error 190 marks the
- * number `reauth_required`; its rows wait (they are not claimable) until it is active again.
- * A row whose worker dies mid-send is re-claimed when its lease expires.
+ * A loop claims batches of due rows under a lease, reserves send slots for them from each
+ * number's governor (governor.repository.ts), and sends each row at its slot over HTTP. Results
+ * are recorded in batches (one transaction for many rows: outbox done, wamid + `sent`, statuses
+ * that raced ahead applied), every write fenced by the row's lease token. Failures are classified
+ * by Meta code (PROTOCOL.md §3.4):
+ * - retryable → back off exponentially with jitter, up to `maxAttempts`, then `failed`;
+ * - 131056 (pair rate limit) → that recipient's row waits 4^n s; other recipients go on;
+ * - 130429 (throughput reached) → the number's governor pauses, the row retries (not counted);
+ * - 190 (token expired) → the number becomes `reauth_required`, the row is parked until
+ *   `wahub number set-token` resumes it;
+ * - anything else → `failed` with Meta's code and title.
+ * Leases of in-flight rows are refreshed every `leaseRefreshMs`; a worker killed mid-send loses
+ * nothing, its rows are re-claimed when their lease expires. `stop()` stops claiming, releases rows
+ * not yet sent, and waits for sends in flight. Inserts wake idle workers by LISTEN/NOTIFY.
  */
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
@@ -15,6 +25,7 @@ import * as messages from '../messages/messages.repository.js';
 import type { GraphApiClient, GraphApiError } from '../providers/meta/graph.client.js';
 import { buildMetaSendRequest } from '../providers/meta/send.schema.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
+import { reserveSendSlots, throttleNumber } from './governor.repository.js';
 import { fromStoredContent } from './message-content.js';
 import * as outbox from './outbox.repository.js';
 
@@ -23,20 +34,37 @@ export interface DispatcherOptions {
   cipher: TokenCipher;
   graph: GraphApiClient;
   logger: Logger;
-  /** Lease TTL, ms. */
+  /** Lease TTL, ms (default 60 000 in config). */
   leaseTtlMs: number;
+  /** Lease refresh period for in-flight rows, ms. Default leaseTtlMs / 2. */
+  leaseRefreshMs?: number;
+  /** Rows claimed per round. */
   batchSize: number;
-  /** Sleep between polls when there was nothing to do, ms. */
+  /** Poll interval when idle and no notification arrives, ms. */
   pollIntervalMs: number;
   /** Attempts before a retryable error becomes final. */
   maxAttempts: number;
   /** First retry delay, ms; doubles each attempt (capped at 15 min), with jitter. */
   retryBaseMs: number;
+  /** Rows held at once (claimed, waiting for their slot or in flight). Default 20 · batchSize. */
+  maxInFlight?: number;
+  /** Connection string for LISTEN/NOTIFY wake-ups; without it the dispatcher only polls. */
+  listenUrl?: string;
   workerId?: string;
 }
 
+/** Slots are spaced 3 % wider than 1/mps: sends may start up to LATE_TOLERANCE_MS late and still keep any 1 s window ≤ mps. */
+const SLOT_SAFETY_FACTOR = 1.03;
+const LATE_TOLERANCE_MS = 10;
+const HORIZON_MS = 2_000;
+const SECONDS_PER_NUMBER = 2;
 const MAX_RETRY_DELAY_MS = 15 * 60_000;
+const THROTTLE_PAUSE_MS = 1_000;
+const COMPLETION_FLUSH_MS = 5;
+const COMPLETION_BATCH = 200;
 const STATUS_ORDER = ['sent', 'delivered', 'read', 'played', 'failed'] as const;
+const PAIR_RATE_LIMIT_CODE = 131056;
+const THROUGHPUT_LIMIT_CODE = 130429;
 
 /** Backoff for the n-th attempt: base·2^(n-1), capped, with ±25 % jitter so retries spread out. */
 export function retryDelayMs(attempt: number, baseMs: number): number {
@@ -44,119 +72,307 @@ export function retryDelayMs(attempt: number, baseMs: number): number {
   return Math.round(delay * (0.75 + Math.random() * 0.5));
 }
 
+/** Meta's pair-rate-limit backoff: 4^X s with X = 0, 1, 2… (PROTOCOL.md §4, [M-PLAT]). */
+export function pairRateLimitDelayMs(attempt: number): number {
+  return Math.min(4 ** Math.max(0, attempt - 1) * 1000, MAX_RETRY_DELAY_MS);
+}
+
+/** Spacing of one number's send slots, ms. */
+export function slotIntervalMs(throughputMps: number): number {
+  return (1000 / throughputMps) * SLOT_SAFETY_FACTOR;
+}
+
+interface Held {
+  row: outbox.ClaimedOutboxRow;
+  timer: NodeJS.Timeout | undefined;
+  started: boolean;
+  settle: () => void;
+}
+
+interface Sent {
+  row: outbox.ClaimedOutboxRow;
+  wamid: string | null;
+}
+
+/** Map.groupBy arrives in Node 21; wahub supports Node 20. */
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
 export class Dispatcher {
   readonly workerId: string;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private readonly held = new Map<string, Held>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private pendingCompletions: Array<Sent & { done: () => void }> = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private listener: pg.Client | undefined;
+  private readonly maxInFlight: number;
 
   constructor(private readonly options: DispatcherOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.maxInFlight = options.maxInFlight ?? options.batchSize * 20;
   }
 
-  /** Starts the polling loop. */
+  /** Starts claiming (and listening for wake-ups). */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.refreshTimer = setInterval(() => void this.refreshLeases(), this.options.leaseRefreshMs ?? this.options.leaseTtlMs / 2);
+    void this.listen();
     this.loop = this.run();
   }
 
-  /** Stops claiming and waits for in-flight rows to finish. */
+  /** Stops claiming, releases rows not yet sent, waits for sends in flight and records them. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    const unsent = [...this.held.values()].filter((held) => !held.started);
+    for (const held of unsent) {
+      clearTimeout(held.timer);
+      this.held.delete(held.row.id);
+      held.settle();
+    }
+    const released = await outbox.releaseOutboxRows(this.options.db, unsent.map((held) => ({ id: held.row.id, leaseToken: held.row.lease_token })));
+    await Promise.allSettled([...this.deliveries]);
+    await this.flushCompletions();
+    clearInterval(this.refreshTimer);
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+    this.options.logger.info({ released }, 'dispatcher stopped');
   }
 
-  /** Wakes an idle loop at once (e.g. right after a message was queued in this process). */
+  /** Wakes an idle loop at once. */
   notify(): void {
     this.wake?.();
   }
 
+  /** Rows this worker holds right now (claimed, waiting or in flight). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Claims one batch, sends it at its slots and records the results. @returns rows claimed */
+  async runOnce(): Promise<number> {
+    const { claimed, settled } = await this.claimAndSchedule(this.options.batchSize);
+    await settled;
+    await this.flushCompletions();
+    return claimed;
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
-      let processed = 0;
+      let claimed = 0;
       try {
-        processed = await this.runOnce();
+        const room = this.maxInFlight - this.held.size;
+        if (room > 0) claimed = (await this.claimAndSchedule(Math.min(room, this.options.batchSize))).claimed;
       } catch (error) {
-        this.options.logger.error({ err: error }, 'dispatcher round failed');
+        this.options.logger.error({ err: error }, 'dispatcher claim failed');
       }
-      if (processed === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollIntervalMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
+      if (claimed === 0 && this.running) await this.idle();
     }
   }
 
-  /** Claims one batch and delivers it. @returns the number of rows claimed */
-  async runOnce(): Promise<number> {
-    const rows = await outbox.claimOutboxBatch(this.options.db, {
-      workerId: this.workerId, limit: this.options.batchSize, leaseTtlMs: this.options.leaseTtlMs,
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.options.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
     });
-    await Promise.all(rows.map((row) => this.deliver(row)));
-    return rows.length;
   }
 
-  private async deliver(row: outbox.ClaimedOutboxRow): Promise<void> {
-    const log = this.options.logger.child({ message_id: row.message_id, outbox_id: row.id, correlation_id: row.correlation_id });
-    const details = await outbox.findDeliveryDetails(this.options.db, row.org_id, row.message_id);
+  private async listen(): Promise<void> {
+    if (!this.options.listenUrl) return;
+    try {
+      const client = new pg.Client({ connectionString: this.options.listenUrl });
+      client.on('error', (error) => {
+        this.options.logger.warn({ err: error }, 'outbox LISTEN connection lost; polling until it is back');
+        this.listener = undefined;
+        if (this.running) setTimeout(() => void this.listen(), 1_000);
+      });
+      client.on('notification', () => this.wake?.());
+      await client.connect();
+      await client.query('LISTEN wahub_outbox');
+      if (!this.running) await client.end();
+      else this.listener = client;
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'outbox LISTEN failed; polling only');
+    }
+  }
+
+  private async refreshLeases(): Promise<void> {
+    const rows = [...this.held.values()].map((held) => ({ id: held.row.id, leaseToken: held.row.lease_token }));
+    try {
+      const kept = await outbox.refreshLeases(this.options.db, rows, this.options.leaseTtlMs);
+      if (kept < rows.length) this.options.logger.warn({ lost: rows.length - kept }, 'some leases were lost before refresh');
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'lease refresh failed');
+    }
+  }
+
+  private async claimAndSchedule(limit: number): Promise<{ claimed: number; settled: Promise<void> }> {
+    const rows = await outbox.claimOutboxBatch(this.options.db, {
+      workerId: this.workerId, limit, leaseTtlMs: this.options.leaseTtlMs, horizonMs: HORIZON_MS, secondsPerNumber: SECONDS_PER_NUMBER,
+    });
+    if (rows.length === 0) return { claimed: 0, settled: Promise.resolve() };
+    const byNumber = groupBy(rows, (row) => row.phone_number_ref);
+    const starts = await reserveSendSlots(this.options.db, [...byNumber].map(([phoneNumberRef, group]) => ({
+      phoneNumberRef, orgId: group[0]!.org_id, count: group.length, intervalMs: slotIntervalMs(group[0]!.throughput_mps),
+    })));
+    const details = await this.loadDetails(rows);
+    const settles: Array<Promise<void>> = [];
+    for (const [phoneNumberRef, group] of byNumber) {
+      const start = starts.get(phoneNumberRef) ?? 0;
+      const interval = slotIntervalMs(group[0]!.throughput_mps);
+      group.forEach((row, index) => settles.push(this.schedule(row, details.get(row.message_id), Date.now() + start + index * interval)));
+    }
+    return { claimed: rows.length, settled: Promise.all(settles).then(() => undefined) };
+  }
+
+  private async loadDetails(rows: outbox.ClaimedOutboxRow[]): Promise<Map<string, outbox.DeliveryDetails>> {
+    const details = new Map<string, outbox.DeliveryDetails>();
+    for (const [orgId, group] of groupBy(rows, (row) => row.org_id)) {
+      for (const detail of await outbox.findDeliveryDetails(this.options.db, orgId, group.map((row) => row.message_id))) details.set(detail.id, detail);
+    }
+    return details;
+  }
+
+  /** Holds a row until its slot, then delivers it. Resolves when its outcome is recorded. */
+  private schedule(row: outbox.ClaimedOutboxRow, details: outbox.DeliveryDetails | undefined, dueAt: number): Promise<void> {
+    return new Promise<void>((settle) => {
+      const held: Held = { row, timer: undefined, started: false, settle };
+      this.held.set(row.id, held);
+      const fire = (due: number) => {
+        held.timer = setTimeout(() => {
+          // A send that starts late could bunch up with the next block of slots: take a new slot instead.
+          if (Date.now() - due > LATE_TOLERANCE_MS) {
+            void reserveSendSlots(this.options.db, [{ phoneNumberRef: row.phone_number_ref, orgId: row.org_id, count: 1, intervalMs: slotIntervalMs(row.throughput_mps) }])
+              .then((slot) => fire(Date.now() + (slot.get(row.phone_number_ref) ?? 0)))
+              .catch((error) => this.abandon(held, error));
+            return;
+          }
+          held.started = true;
+          const delivery = this.deliver(row, details)
+            .catch((error) => this.options.logger.error({ err: error, outbox_id: row.id }, 'delivery failed unexpectedly; the lease will expire and the row be retried'))
+            .finally(() => {
+              this.deliveries.delete(delivery);
+              this.held.delete(row.id);
+              settle();
+            });
+          this.deliveries.add(delivery);
+        }, Math.max(0, due - Date.now()));
+      };
+      fire(dueAt);
+    });
+  }
+
+  private abandon(held: Held, error: unknown): void {
+    this.options.logger.error({ err: error, outbox_id: held.row.id }, 'could not reserve a send slot; the lease will expire and the row be retried');
+    this.held.delete(held.row.id);
+    held.settle();
+  }
+
+  private async deliver(row: outbox.ClaimedOutboxRow, details: outbox.DeliveryDetails | undefined): Promise<void> {
+    const log = () => this.options.logger.child({ message_id: row.message_id, outbox_id: row.id, correlation_id: row.correlation_id });
     if (!details?.access_token_ciphertext || !details.access_token_key_id) {
-      await this.fail(row, { class: 'permanent', code: null, title: 'phone number has no access token', details: null, httpStatus: null }, log);
+      await this.fail(row, { class: 'permanent', code: null, title: 'phone number has no access token', details: null, httpStatus: null }, log());
       return;
     }
     let token: string;
     try {
       token = this.options.cipher.decrypt({ ciphertext: details.access_token_ciphertext, keyId: details.access_token_key_id });
     } catch (error) {
-      log.error({ err: error }, 'access token does not decrypt');
-      await this.fail(row, { class: 'permanent', code: null, title: 'access token does not decrypt', details: null, httpStatus: null }, log);
+      log().error({ err: error }, 'access token does not decrypt');
+      await this.fail(row, { class: 'permanent', code: null, title: 'access token does not decrypt', details: null, httpStatus: null }, log());
       return;
     }
     const body = buildMetaSendRequest(details.e164, fromStoredContent(details.type, details.content));
     const result = await this.options.graph.sendMessage(details.phone_number_id, token, body);
-    if (result.ok) await this.complete(row, result.wamid, log);
-    else if (result.error.class === 'reauth') await this.park(row, result.error, log);
-    else if (result.error.class === 'retryable' && row.attempts < this.options.maxAttempts) await this.retry(row, result.error, log);
-    else await this.fail(row, result.error, log);
+    if (result.ok) await this.recordSent({ row, wamid: result.wamid });
+    else await this.handleFailure(row, result.error, log());
   }
 
-  private async complete(row: outbox.ClaimedOutboxRow, wamid: string | null, log: Logger): Promise<void> {
+  private async handleFailure(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
+    if (error.class === 'reauth') return this.park(row, error, log);
+    if (error.class === 'permanent' || row.attempts >= this.options.maxAttempts) return this.fail(row, error, log);
+    let delayMs = retryDelayMs(row.attempts, this.options.retryBaseMs);
+    let countAttempt = true;
+    if (error.code === PAIR_RATE_LIMIT_CODE) delayMs = pairRateLimitDelayMs(row.attempts);
+    if (error.code === THROUGHPUT_LIMIT_CODE) {
+      await throttleNumber(this.options.db, { phoneNumberRef: row.phone_number_ref, orgId: row.org_id, pauseMs: THROTTLE_PAUSE_MS });
+      delayMs = THROTTLE_PAUSE_MS;
+      countAttempt = false;
+    }
+    await outbox.retryOutboxRow(this.options.db, { id: row.id, leaseToken: row.lease_token, delayMs, lastError: error, countAttempt });
+    log.warn({ code: error.code, http_status: error.httpStatus, attempt: row.attempts, delay_ms: delayMs }, `send failed, retrying: ${error.title}`);
+  }
+
+  /** Queues a successful send for the next batched write; resolves once it is committed. */
+  private recordSent(sent: Sent): Promise<void> {
+    return new Promise<void>((done) => {
+      this.pendingCompletions.push({ ...sent, done });
+      if (this.pendingCompletions.length >= COMPLETION_BATCH) void this.flushCompletions();
+      else this.flushTimer ??= setTimeout(() => void this.flushCompletions(), COMPLETION_FLUSH_MS);
+    });
+  }
+
+  private flushCompletions(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pendingCompletions;
+    this.pendingCompletions = [];
+    if (batch.length === 0) return this.flushing;
+    // One flush at a time keeps the transactions small and their lock order simple.
+    this.flushing = this.flushing.then(() => this.writeCompletions(batch)).catch((error) => {
+      this.options.logger.error({ err: error, rows: batch.length }, 'recording sends failed; their leases will expire and the rows be retried');
+    }).finally(() => batch.forEach((item) => item.done()));
+    return this.flushing;
+  }
+
+  private async writeCompletions(batch: Sent[]): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
-      if (!(await outbox.completeOutboxRow(tx, row.id, row.lease_token))) {
-        log.warn('lease lost before completion; another worker owns the row');
-        return;
-      }
-      if (wamid) await messages.setProviderMessageId(tx, row.org_id, row.message_id, wamid);
-      await messages.advanceMessageStatus(tx, { orgId: row.org_id, messageId: row.message_id, status: 'sent' });
-      if (!wamid) return;
+      const completed = await outbox.completeOutboxRows(tx, batch.map(({ row }) => ({ id: row.id, leaseToken: row.lease_token })));
+      const kept = new Set(completed.map((row) => row.id));
+      if (kept.size < batch.length) this.options.logger.warn({ lost: batch.length - kept.size }, 'leases lost before completion; another worker owns those rows');
+      const mine = batch.filter(({ row }) => kept.has(row.id));
+      await messages.recordSentMessages(tx, mine.map(({ row, wamid }) => ({ orgId: row.org_id, messageId: row.message_id, wamid })));
+      const withWamid = mine.filter((sent): sent is Sent & { wamid: string } => sent.wamid !== null)
+        .map(({ row, wamid }) => ({ orgId: row.org_id, phoneNumberRef: row.phone_number_ref, wamid, messageId: row.message_id }));
       // Statuses that raced ahead of this commit were parked in pending_statuses; apply them now.
-      await messages.lockWamid(tx, row.phone_number_ref, wamid);
-      const pending = await messages.takePendingStatuses(tx, row.org_id, row.phone_number_ref, wamid);
+      await messages.lockWamids(tx, withWamid);
+      const pending = await messages.takePendingStatusesFor(tx, withWamid);
       pending.sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status));
       for (const status of pending) {
+        const target = withWamid.find((sent) => sent.wamid === status.provider_message_id && sent.phoneNumberRef === status.phone_number_ref);
+        if (!target) continue;
         await messages.advanceMessageStatus(tx, {
-          orgId: row.org_id, messageId: row.message_id, status: status.status, errorCode: status.error_code, errorTitle: status.error_title,
+          orgId: target.orgId, messageId: target.messageId, status: status.status, errorCode: status.error_code, errorTitle: status.error_title,
         });
       }
     });
-    log.info({ wamid }, 'message sent');
-  }
-
-  private async retry(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
-    const delayMs = retryDelayMs(row.attempts, this.options.retryBaseMs);
-    await outbox.retryOutboxRow(this.options.db, { id: row.id, leaseToken: row.lease_token, delayMs, lastError: error, countAttempt: true });
-    log.warn({ code: error.code, http_status: error.httpStatus, attempt: row.attempts, delay_ms: delayMs }, `send failed, retrying: ${error.title}`);
   }
 
   private async park(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
-      if (!(await outbox.retryOutboxRow(tx, { id: row.id, leaseToken: row.lease_token, delayMs: 0, lastError: error, countAttempt: false }))) return;
+      if (!(await outbox.parkOutboxRow(tx, row.id, row.lease_token, error))) return;
       await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref);
     });
     log.error({ code: error.code }, 'access token rejected: phone number needs re-authorisation; its messages wait');

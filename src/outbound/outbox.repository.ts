@@ -1,10 +1,13 @@
 /**
- * SQL of the message outbox: claim under a lease (`FOR UPDATE SKIP LOCKED`), and complete, retry
- * or fail — each fenced by the lease token, so a worker whose lease expired and was re-claimed by
- * another cannot overwrite the row.
+ * SQL of the message outbox (graphile-worker style: one hot-path query per function, batched with
+ * `unnest`). Rows are claimed under a lease (`FOR UPDATE SKIP LOCKED`, owner + token + expiry);
+ * completing, retrying, failing, parking, refreshing and releasing are all fenced by the lease
+ * token, so a worker whose lease expired and was re-claimed cannot overwrite the row.
  */
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
+
+type Executor = Db | Tx;
 
 export interface ClaimedOutboxRow {
   id: string;
@@ -15,6 +18,7 @@ export interface ClaimedOutboxRow {
   attempts: number;
   lease_token: string;
   correlation_id: string | null;
+  throughput_mps: number;
 }
 
 export async function insertOutboxRow(
@@ -33,34 +37,59 @@ export async function insertOutboxRow(
     .execute();
 }
 
+export interface ClaimOptions {
+  workerId: string;
+  limit: number;
+  leaseTtlMs: number;
+  /** Claim a number's rows only if its next free send slot is within this horizon, ms. */
+  horizonMs: number;
+  /** Rows per number per claim, in seconds of its throughput (e.g. 2 → up to 2·mps rows). */
+  secondsPerNumber: number;
+}
+
 /**
  * Claims up to `limit` due rows: pending rows whose time has come and leased rows whose lease
- * expired (their worker died). A row is claimable only when no earlier row of its thread is
- * unfinished, so one thread's messages go out in the order they were accepted, and only while its
- * number is `active` (a number awaiting re-authorisation keeps its rows waiting). Claimed messages
- * move to `sending`.
+ * expired (their worker died). A row is claimable only when
+ * - no earlier row of its thread is unfinished (one thread's messages go out in acceptance order),
+ * - its number is `active` (a number awaiting re-authorisation keeps its rows),
+ * - its number's governor has a free slot within `horizonMs`, and at most
+ *   `throughput_mps · secondsPerNumber` rows of one number are taken, so a lease never covers
+ *   sends far in the future.
+ * Candidates are chosen without locks, then locked with SKIP LOCKED, re-checking the due condition
+ * (a concurrent claimer may have taken them). Claimed messages move to `sending`.
  */
-export async function claimOutboxBatch(db: Db, values: { workerId: string; limit: number; leaseTtlMs: number }): Promise<ClaimedOutboxRow[]> {
+export async function claimOutboxBatch(db: Db, options: ClaimOptions): Promise<ClaimedOutboxRow[]> {
   const result = await sql<ClaimedOutboxRow>`
-    WITH candidates AS (
-      SELECT o.id FROM message_outbox o
+    WITH due AS (
+      SELECT o.id, n.throughput_mps,
+             row_number() OVER (PARTITION BY o.phone_number_ref ORDER BY o.id) AS number_rank
+      FROM message_outbox o
+      JOIN phone_numbers n ON n.id = o.phone_number_ref AND n.status = 'active'
+      LEFT JOIN send_governors g ON g.phone_number_ref = o.phone_number_ref
       WHERE ((o.state = 'pending' AND o.next_attempt_at <= now()) OR (o.state = 'leased' AND o.lease_expires_at < now()))
         AND NOT EXISTS (
           SELECT 1 FROM message_outbox earlier
           WHERE earlier.thread_id = o.thread_id AND earlier.state IN ('pending', 'leased', 'parked') AND earlier.id < o.id)
-        AND EXISTS (SELECT 1 FROM phone_numbers n WHERE n.id = o.phone_number_ref AND n.status = 'active')
+        AND (g.phone_number_ref IS NULL OR greatest(g.tat, g.throttled_until) < now() + ${options.horizonMs} * interval '1 millisecond')
       ORDER BY o.id
-      LIMIT ${values.limit}
+      LIMIT ${options.limit * 4}
+    ), candidates AS (
+      SELECT o.id, due.throughput_mps FROM message_outbox o JOIN due ON due.id = o.id
+      WHERE due.number_rank <= greatest(1, due.throughput_mps * ${options.secondsPerNumber})
+        AND ((o.state = 'pending' AND o.next_attempt_at <= now()) OR (o.state = 'leased' AND o.lease_expires_at < now()))
+      ORDER BY o.id
+      LIMIT ${options.limit}
       FOR UPDATE OF o SKIP LOCKED
     ), claimed AS (
       UPDATE message_outbox o SET
         state = 'leased',
-        lease_owner = ${values.workerId},
+        lease_owner = ${options.workerId},
         lease_token = gen_random_uuid(),
-        lease_expires_at = now() + ${values.leaseTtlMs} * interval '1 millisecond',
+        lease_expires_at = now() + ${options.leaseTtlMs} * interval '1 millisecond',
         attempts = o.attempts + 1
       FROM candidates WHERE o.id = candidates.id
-      RETURNING o.id, o.org_id, o.message_id, o.thread_id, o.phone_number_ref, o.attempts, o.lease_token, o.correlation_id
+      RETURNING o.id, o.org_id, o.message_id, o.thread_id, o.phone_number_ref, o.attempts, o.lease_token, o.correlation_id,
+                candidates.throughput_mps
     ), sending AS (
       UPDATE messages m SET status = 'sending', status_updated_at = now()
       FROM claimed WHERE m.org_id = claimed.org_id AND m.id = claimed.message_id AND m.status = 'queued'
@@ -70,7 +99,7 @@ export async function claimOutboxBatch(db: Db, values: { workerId: string; limit
 }
 
 /** What the dispatcher needs to send one claimed message. */
-export async function findDeliveryDetails(db: Db, orgId: string, messageId: string) {
+export async function findDeliveryDetails(db: Db, orgId: string, messageIds: string[]) {
   return db
     .selectFrom('messages')
     .innerJoin('threads', (join) => join.onRef('threads.org_id', '=', 'messages.org_id').onRef('threads.id', '=', 'messages.thread_id'))
@@ -79,6 +108,7 @@ export async function findDeliveryDetails(db: Db, orgId: string, messageId: stri
       join.onRef('phone_numbers.org_id', '=', 'messages.org_id').onRef('phone_numbers.id', '=', 'messages.phone_number_ref'),
     )
     .select([
+      'messages.id',
       'messages.type',
       'messages.content',
       'contacts.e164',
@@ -87,16 +117,21 @@ export async function findDeliveryDetails(db: Db, orgId: string, messageId: stri
       'phone_numbers.access_token_key_id',
     ])
     .where('messages.org_id', '=', orgId)
-    .where('messages.id', '=', messageId)
-    .executeTakeFirst();
+    .where('messages.id', 'in', messageIds)
+    .execute();
 }
 
-/** Marks a leased row done. @returns false when the lease was lost (nothing changed). */
-export async function completeOutboxRow(tx: Tx, id: string, leaseToken: string): Promise<boolean> {
-  const result = await sql`
-    UPDATE message_outbox SET state = 'done', completed_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = ${id} AND state = 'leased' AND lease_token = ${leaseToken}::uuid`.execute(tx);
-  return Number(result.numAffectedRows) === 1;
+export type DeliveryDetails = Awaited<ReturnType<typeof findDeliveryDetails>>[number];
+
+/** Marks leased rows done. @returns the rows whose lease was still held (the others changed nothing) */
+export async function completeOutboxRows(tx: Tx, rows: Array<{ id: string; leaseToken: string }>) {
+  if (rows.length === 0) return [];
+  const result = await sql<{ id: string; message_id: string; org_id: string; phone_number_ref: string }>`
+    UPDATE message_outbox o SET state = 'done', completed_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+    FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.leaseToken)}::uuid[]) AS x(id, lease_token)
+    WHERE o.id = x.id AND o.state = 'leased' AND o.lease_token = x.lease_token
+    RETURNING o.id, o.message_id, o.org_id, o.phone_number_ref`.execute(tx);
+  return result.rows;
 }
 
 /** Marks a leased row failed for good. @returns false when the lease was lost. */
@@ -110,29 +145,68 @@ export async function failOutboxRow(tx: Tx, id: string, leaseToken: string, last
 
 /**
  * Puts a leased row back to pending, due after `delayMs`.
- * @param countAttempt false when the failure was not the message's fault (e.g. expired token)
+ * @param countAttempt false when the failure was not the message's fault (throttling, shutdown)
  * @returns false when the lease was lost
  */
 export async function retryOutboxRow(
-  db: Db | Tx,
+  db: Executor,
   values: { id: string; leaseToken: string; delayMs: number; lastError: unknown; countAttempt: boolean },
 ): Promise<boolean> {
   const result = await sql`
     UPDATE message_outbox SET state = 'pending',
       next_attempt_at = now() + ${values.delayMs} * interval '1 millisecond',
       attempts = CASE WHEN ${values.countAttempt} THEN attempts ELSE greatest(attempts - 1, 0) END,
-      last_error = ${JSON.stringify(values.lastError)}::jsonb,
+      last_error = coalesce(${values.lastError === null ? null : JSON.stringify(values.lastError)}::jsonb, last_error),
       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
     WHERE id = ${values.id} AND state = 'leased' AND lease_token = ${values.leaseToken}::uuid`.execute(db);
   return Number(result.numAffectedRows) === 1;
 }
 
+/** Releases leased rows that were never sent (graceful shutdown): pending at once, attempt not counted. */
+export async function releaseOutboxRows(db: Db, rows: Array<{ id: string; leaseToken: string }>): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await sql`
+    UPDATE message_outbox o SET state = 'pending', next_attempt_at = now(), attempts = greatest(o.attempts - 1, 0),
+      lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+    FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.leaseToken)}::uuid[]) AS x(id, lease_token)
+    WHERE o.id = x.id AND o.state = 'leased' AND o.lease_token = x.lease_token`.execute(db);
+  return Number(result.numAffectedRows);
+}
+
+/** Extends the leases of rows still in flight. @returns how many were still held */
+export async function refreshLeases(db: Db, rows: Array<{ id: string; leaseToken: string }>, leaseTtlMs: number): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await sql`
+    UPDATE message_outbox o SET lease_expires_at = now() + ${leaseTtlMs} * interval '1 millisecond'
+    FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.leaseToken)}::uuid[]) AS x(id, lease_token)
+    WHERE o.id = x.id AND o.state = 'leased' AND o.lease_token = x.lease_token`.execute(db);
+  return Number(result.numAffectedRows);
+}
+
+/** Parks a leased row (its number needs re-authorisation). @returns false when the lease was lost. */
+export async function parkOutboxRow(tx: Tx, id: string, leaseToken: string, lastError: unknown): Promise<boolean> {
+  const result = await sql`
+    UPDATE message_outbox SET state = 'parked', attempts = greatest(attempts - 1, 0), last_error = ${JSON.stringify(lastError)}::jsonb,
+      lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = ${id} AND state = 'leased' AND lease_token = ${leaseToken}::uuid`.execute(tx);
+  return Number(result.numAffectedRows) === 1;
+}
+
 /** Marks a number as needing re-authorisation (Meta error 190); its rows wait until it is active again. */
-export async function markPhoneNumberReauthRequired(db: Db | Tx, phoneNumberRef: string): Promise<void> {
+export async function markPhoneNumberReauthRequired(db: Executor, phoneNumberRef: string): Promise<void> {
   await db
     .updateTable('phone_numbers')
     .set({ status: 'reauth_required', updated_at: new Date() })
     .where('id', '=', phoneNumberRef)
     .where('status', '=', 'active')
     .execute();
+}
+
+/** Parked rows of a number become pending again (after its token was replaced), and workers are woken. */
+export async function resumeParkedRows(tx: Tx, orgId: string, phoneNumberRef: string): Promise<number> {
+  const result = await sql`
+    UPDATE message_outbox SET state = 'pending', next_attempt_at = now()
+    WHERE org_id = ${orgId} AND phone_number_ref = ${phoneNumberRef} AND state = 'parked'`.execute(tx);
+  await sql`SELECT pg_notify('wahub_outbox', '')`.execute(tx);
+  return Number(result.numAffectedRows);
 }

@@ -24,11 +24,13 @@ describe('migrations', () => {
     expect(before).toContain('messages');
     expect(before).toContain('message_outbox');
 
-    expect(await migrateDown(t.db)).toEqual(['0001_initial']);
+    const names = (await migrationStatus(t.db)).map((m) => m.name);
+    expect(names.slice(0, 2)).toEqual(['0001_initial', '0002_delivery_engine']);
+    for (const name of [...names].reverse()) expect(await migrateDown(t.db)).toEqual([name]);
     expect(await tableNames(t)).toEqual([]);
     expect((await migrationStatus(t.db)).every((m) => m.executedAt === null)).toBe(true);
 
-    expect(await migrateUp(t.db)).toEqual(['0001_initial']);
+    expect(await migrateUp(t.db)).toEqual(names);
     expect(await tableNames(t)).toEqual(before);
     expect(await migrateUp(t.db)).toEqual([]);
   });

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
+import { setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
 import { GraphApiClient, type SendResult } from '../../src/providers/meta/graph.client.js';
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
 import { bearer, customerWaId, waitFor } from '../helpers/api.js';
@@ -220,7 +221,7 @@ describe('hub ⇄ simulator over HTTP', () => {
     expect((await messageRow(id)).provider_message_id).toBe(sendsOf(s)[0]!.wamid);
   });
 
-  it('parks the number as reauth_required on error 190, keeps its messages pending, and sends them after re-authorisation', async () => {
+  it('parks the row and the number on error 190, keeps later messages waiting, and sends both after set-token', async () => {
     const s = await setup('a-different-token');
     const id = await queue(s, { from_phone_number_id: s.number.phoneNumberId, to: `+${customerWaId()}`, ...template });
 
@@ -230,7 +231,7 @@ describe('hub ⇄ simulator over HTTP', () => {
     }, 'number reauth_required');
 
     const parked = await outboxRow(id);
-    expect(parked).toMatchObject({ state: 'pending', attempts: 0, lease_token: null });
+    expect(parked).toMatchObject({ state: 'parked', attempts: 0, lease_token: null });
     expect(parked.last_error).toMatchObject({ code: 190, class: 'reauth' });
     const message = await messageRow(id);
     expect(message.provider_message_id).toBeNull();
@@ -241,14 +242,15 @@ describe('hub ⇄ simulator over HTTP', () => {
     const second = await queue(s, { from_phone_number_id: s.number.phoneNumberId, to: `+${customerWaId()}`, ...template });
     await dispatcher.runOnce();
     await dispatcher.runOnce();
-    expect(await outboxRow(id)).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(await outboxRow(id)).toMatchObject({ state: 'parked', attempts: 0 });
     expect(await outboxRow(second)).toMatchObject({ state: 'pending', attempts: 0 });
 
     // Re-authorised: the right token in the simulator and the number active again.
     sim.simulator.registerNumber(s.number.phoneNumberId, {
       waba_id: s.number.wabaId, display_phone_number: s.number.displayPhoneNumber, access_token: s.number.accessToken,
     });
-    await t.db.updateTable('phone_numbers').set({ status: 'active' }).where('id', '=', s.number.id).execute();
+    const replaced = await setPhoneNumberToken(t.db, testCipher, { orgId: s.org.orgId, phoneNumberId: s.number.phoneNumberId, accessToken: s.number.accessToken });
+    expect(replaced).toEqual({ id: s.number.id, status: 'active', resumed: 1 });
     await drive(dispatcher, async () => (await outboxRow(id)).state === 'done' && (await outboxRow(second)).state === 'done', 'both sent');
     expect(sendsOf(s)).toHaveLength(2);
   });
