@@ -14,6 +14,8 @@ export interface SimulatorServerOptions {
   webhookUrl: string;
   appSecret: string;
   delays?: SimulatorDelays;
+  /** Post status webhooks after sends (default true). */
+  statusWebhooks?: boolean;
   webhookRetry?: WebhookRetry;
   logger?: SimulatorLogger;
 }

@@ -22,6 +22,8 @@ export interface SimulatorOptions {
   /** App secret used to sign `X-Hub-Signature-256`. */
   appSecret: string;
   delays?: SimulatorDelays;
+  /** Post status webhooks after sends. Default true; benchmarks of the send path turn them off. */
+  statusWebhooks?: boolean;
   /** Webhook retry policy. Default 5 attempts, 100 ms doubling. */
   webhookRetry?: WebhookRetry;
   logger?: SimulatorLogger;
@@ -145,6 +147,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
 
   /** Posts the status webhooks of one message strictly in order, each acknowledged before the next. */
   function runLifecycle(number: SimulatedNumber, send: SimulatedSend, failure: Failure | undefined): void {
+    if (options.statusWebhooks === false) return;
     const recipientId = digits(send.to ?? '');
     const isTemplate = send.type === 'template';
     // PMP pricing appears on sent and one of delivered/read [M-STATUS].
