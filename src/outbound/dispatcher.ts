@@ -109,6 +109,8 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 export class Dispatcher {
   readonly workerId: string;
   private running = false;
+  /** Set by stop(): rows not yet sent are released, so no timer may start a send any more. */
+  private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly held = new Map<string, Held>();
@@ -129,6 +131,7 @@ export class Dispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.refreshTimer = setInterval(() => void this.refreshLeases(), this.options.leaseRefreshMs ?? this.options.leaseTtlMs / 2);
     void this.listen();
     this.loop = this.run();
@@ -137,6 +140,7 @@ export class Dispatcher {
   /** Stops claiming, releases rows not yet sent, waits for sends in flight and records them. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     this.wake?.();
     await this.loop;
     const unsent = [...this.held.values()].filter((held) => !held.started);
@@ -262,10 +266,13 @@ export class Dispatcher {
       this.held.set(row.id, held);
       const fire = (due: number) => {
         held.timer = setTimeout(() => {
+          if (this.stopping) return; // stop() released the row and settled it
           // A send that starts late could bunch up with the next block of slots: take a new slot instead.
           if (Date.now() - due > LATE_TOLERANCE_MS) {
             void reserveSendSlots(this.options.db, [{ phoneNumberRef: row.phone_number_ref, orgId: row.org_id, count: 1, intervalMs: slotIntervalMs(row.throughput_mps) }])
-              .then((slot) => fire(Date.now() + (slot.get(row.phone_number_ref) ?? 0)))
+              .then((slot) => {
+                if (!this.stopping) fire(Date.now() + (slot.get(row.phone_number_ref) ?? 0));
+              })
               .catch((error) => this.abandon(held, error));
             return;
           }
