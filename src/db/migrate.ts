@@ -7,10 +7,12 @@ import { type Migration, type MigrationResultSet, Migrator } from 'kysely';
 import type { Db } from './database.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_delivery_engine.js';
+import * as m0003 from './migrations/0003_onboarding.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_delivery_engine': m0002,
+  '0003_onboarding': m0003,
 };
 
 function migrator(db: Db): Migrator {

@@ -52,6 +52,7 @@ export interface WabasTable {
   name: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  disconnected_at: NullableTimestamp;
 }
 
 export interface WabaAccessTable {
@@ -80,6 +81,7 @@ export interface PhoneNumbersTable {
   status: ColumnType<PhoneNumberStatus, PhoneNumberStatus | undefined, PhoneNumberStatus>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  registered_at: NullableTimestamp;
 }
 
 export interface ClientsTable {
@@ -222,6 +224,36 @@ export interface SendGovernorsTable {
   updated_at: Timestamp;
 }
 
+export interface OAuthStatesTable {
+  id: Generated<string>;
+  org_id: string;
+  operator_id: string;
+  state_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: NullableTimestamp;
+}
+
+export interface AccountEventsTable {
+  id: Generated<string>;
+  org_id: string | null;
+  waba_id: string | null;
+  event: string;
+  payload: Json<unknown>;
+  dedupe_key: string;
+  received_at: Timestamp;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  org_id: string | null;
+  actor: string;
+  action: string;
+  subject: string | null;
+  details: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   operators: OperatorsTable;
@@ -239,6 +271,9 @@ export interface Database {
   webhook_dead_letters: WebhookDeadLettersTable;
   pending_statuses: PendingStatusesTable;
   send_governors: SendGovernorsTable;
+  oauth_states: OAuthStatesTable;
+  account_events: AccountEventsTable;
+  audit_log: AuditLogTable;
 }
 
 export type PhoneNumberRow = Selectable<PhoneNumbersTable>;

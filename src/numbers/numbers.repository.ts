@@ -9,29 +9,37 @@ import type { PhoneNumberRow, PhoneNumberStatus } from '../db/schema.js';
 type Executor = Db | Tx;
 
 /**
- * Creates the WABA for the organization, or updates its business id and name when it exists. The
- * owning organization never changes (SPEC §2.2): for a WABA of another organization nothing is
- * returned.
+ * Creates the organization's WABA row, or reconnects and updates it (business id, name) when the
+ * organization had it before; the row and so the owner never change (SPEC §2.2). A WABA connected
+ * in another organization makes the partial unique index `wabas_connected_waba_id_key` refuse it.
  */
 export async function upsertWaba(
   tx: Tx,
   values: { orgId: string; wabaId: string; ownerBusinessId: string | null; name: string | null },
-): Promise<{ id: string } | undefined> {
+): Promise<{ id: string }> {
   return tx
     .insertInto('wabas')
     .values({ org_id: values.orgId, waba_id: values.wabaId, owner_business_id: values.ownerBusinessId, name: values.name })
     .onConflict((oc) =>
-      oc.column('waba_id').doUpdateSet({
+      oc.columns(['org_id', 'waba_id']).doUpdateSet({
         owner_business_id: sql`coalesce(excluded.owner_business_id, wabas.owner_business_id)`,
         name: sql`coalesce(excluded.name, wabas.name)`,
+        disconnected_at: null,
         updated_at: sql`now()`,
-      }).where('wabas.org_id', '=', values.orgId),
+      }),
     )
     .returning('id')
-    .executeTakeFirst();
+    .executeTakeFirstOrThrow();
 }
 
-export async function insertPhoneNumber(
+/**
+ * Connects a number: inserts it, or reconnects the organization's existing row (same id, so its
+ * threads and history stay attached) with the new token, WABA and display number. A
+ * `phone_number_id` connected in another organization makes
+ * `phone_numbers_connected_phone_number_id_key` refuse it. `throughputMps` null keeps the stored
+ * level (Meta may have upgraded it).
+ */
+export async function upsertPhoneNumber(
   tx: Tx,
   values: {
     orgId: string;
@@ -40,26 +48,33 @@ export async function insertPhoneNumber(
     displayPhoneNumber: string;
     e164: string;
     verifiedName: string | null;
-    throughputMps: number;
+    qualityRating: string | null;
+    throughputMps: number | null;
     accessTokenCiphertext: string;
     accessTokenKeyId: string;
+    registered: boolean;
   },
-): Promise<{ id: string }> {
-  return tx
-    .insertInto('phone_numbers')
-    .values({
-      org_id: values.orgId,
-      waba_ref: values.wabaRef,
-      phone_number_id: values.phoneNumberId,
-      display_phone_number: values.displayPhoneNumber,
-      e164: values.e164,
-      verified_name: values.verifiedName,
-      throughput_mps: values.throughputMps,
-      access_token_ciphertext: values.accessTokenCiphertext,
-      access_token_key_id: values.accessTokenKeyId,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+): Promise<{ id: string; created: boolean }> {
+  const result = await sql<{ id: string; created: boolean }>`
+    INSERT INTO phone_numbers AS p (org_id, waba_ref, phone_number_id, display_phone_number, e164, verified_name, quality_rating,
+                                    throughput_mps, access_token_ciphertext, access_token_key_id, registered_at)
+    VALUES (${values.orgId}, ${values.wabaRef}, ${values.phoneNumberId}, ${values.displayPhoneNumber}, ${values.e164}, ${values.verifiedName},
+            ${values.qualityRating}, coalesce(${values.throughputMps}::integer, 80), ${values.accessTokenCiphertext}, ${values.accessTokenKeyId},
+            CASE WHEN ${values.registered} THEN now() END)
+    ON CONFLICT (org_id, phone_number_id) DO UPDATE SET
+      waba_ref = excluded.waba_ref,
+      display_phone_number = excluded.display_phone_number,
+      e164 = excluded.e164,
+      verified_name = coalesce(excluded.verified_name, p.verified_name),
+      quality_rating = coalesce(excluded.quality_rating, p.quality_rating),
+      throughput_mps = coalesce(${values.throughputMps}::integer, p.throughput_mps),
+      access_token_ciphertext = excluded.access_token_ciphertext,
+      access_token_key_id = excluded.access_token_key_id,
+      registered_at = coalesce(excluded.registered_at, p.registered_at),
+      status = 'active',
+      updated_at = now()
+    RETURNING p.id, (xmax = 0) AS created`.execute(tx);
+  return result.rows[0]!;
 }
 
 /** Routing for inbound webhooks: the connected number with this phone_number_id and its WABA id. */

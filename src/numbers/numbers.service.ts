@@ -2,7 +2,7 @@
  * Connecting business phone numbers by hand (token + ids). Embedded Signup (issue "Onboarding")
  * will reuse `connectPhoneNumber`.
  */
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { SQLSTATE, sqlState, violatedConstraint } from '../db/errors.js';
 import { AppError } from '../shared/errors.js';
@@ -10,6 +10,7 @@ import { waIdToE164 } from '../shared/phone.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { resumeParkedRows } from '../outbound/outbox.repository.js';
 import * as repo from './numbers.repository.js';
+import { assertConsistent } from '../consistency/consistency.service.js';
 
 export interface ConnectPhoneNumberInput {
   orgId: string;
@@ -26,51 +27,92 @@ export interface ConnectPhoneNumberInput {
   verifiedName?: string | null;
   /** Operator to grant access to the WABA, if any. */
   operatorId?: string;
+  /** Meta business portfolio that owns the WABA, when known (Embedded Signup). */
+  ownerBusinessId?: string | null;
+  /** GREEN | YELLOW | RED | NA, when known. */
+  qualityRating?: string | null;
+  /** True when the number was registered with Meta (`/register`) by this connection. */
+  registered?: boolean;
 }
 
-/**
- * Connects a WABA's phone number to an organization in one transaction: upsert the WABA (owner never
- * changes), insert the number with its token encrypted, grant access.
- * @throws AppError validation_failed (bad ids, number, throughput), conflict (WABA of another
- *   organization, or the phone_number_id already connected anywhere)
- */
-export async function connectPhoneNumber(db: Db, cipher: TokenCipher, input: ConnectPhoneNumberInput): Promise<{ id: string }> {
+/** Maps the uniqueness refusals of a connection to clear conflicts. */
+function connectionConflict(error: unknown, wabaId: string, phoneNumberId: string): AppError | undefined {
+  if (sqlState(error) !== SQLSTATE.uniqueViolation) return undefined;
+  const constraint = violatedConstraint(error);
+  if (constraint === 'wabas_connected_waba_id_key') return new AppError('conflict', `WABA ${wabaId} is connected to another organization`, { constraint });
+  return new AppError('conflict', `phone_number_id ${phoneNumberId} is connected to another organization`, { constraint });
+}
+
+/** Checks the ids and numbers of a connection; returns the display digits and E.164 number. */
+function validateConnection(input: ConnectPhoneNumberInput): { digits: string; e164: string; throughputMps: number | null } {
   const digits = input.displayPhoneNumber.replace(/[^0-9]/g, '');
   const e164 = waIdToE164(digits);
   if (!e164) throw new AppError('validation_failed', `display phone number "${input.displayPhoneNumber}" is not an international number`);
   if (!/^[0-9]{1,32}$/.test(input.wabaId)) throw new AppError('validation_failed', 'waba_id must be digits');
   if (!/^[0-9A-Za-z_-]{1,64}$/.test(input.phoneNumberId)) throw new AppError('validation_failed', 'phone_number_id is malformed');
   if (!input.accessToken.trim()) throw new AppError('validation_failed', 'access token must not be empty');
-  const throughputMps = input.throughputMps ?? 80;
-  if (!Number.isInteger(throughputMps) || throughputMps < 1 || throughputMps > 1000) {
+  const throughputMps = input.throughputMps ?? null;
+  if (throughputMps !== null && (!Number.isInteger(throughputMps) || throughputMps < 1 || throughputMps > 1000)) {
     throw new AppError('validation_failed', 'throughput_mps must be an integer from 1 to 1000');
   }
+  return { digits, e164, throughputMps };
+}
+
+/**
+ * Saves one number of a connection inside the caller's transaction: upsert the WABA (owner never
+ * changes), upsert the number with its token encrypted, grant the operator access. Embedded Signup
+ * calls it once per number, then validates before commit.
+ */
+export async function saveConnection(tx: Tx, cipher: TokenCipher, input: ConnectPhoneNumberInput): Promise<{ id: string; created: boolean }> {
+  const { digits, e164, throughputMps } = validateConnection(input);
   const token = cipher.encrypt(input.accessToken.trim());
+  const waba = await repo.upsertWaba(tx, { orgId: input.orgId, wabaId: input.wabaId, ownerBusinessId: input.ownerBusinessId ?? null, name: null });
+  const number = await repo.upsertPhoneNumber(tx, {
+    orgId: input.orgId,
+    wabaRef: waba.id,
+    phoneNumberId: input.phoneNumberId,
+    displayPhoneNumber: digits,
+    e164,
+    verifiedName: input.verifiedName ?? null,
+    qualityRating: input.qualityRating ?? null,
+    throughputMps,
+    accessTokenCiphertext: token.ciphertext,
+    accessTokenKeyId: token.keyId,
+    registered: input.registered ?? false,
+  });
+  if (input.operatorId) await repo.grantWabaAccess(tx, { orgId: input.orgId, operatorId: input.operatorId, wabaRef: waba.id });
+  return number;
+}
+
+/**
+ * Runs a connection's writes in one transaction and validates the WABA's invariants before commit
+ * (SPEC §2.3); maps uniqueness refusals to 409.
+ * @throws AppError conflict (WABA or phone_number_id connected in another organization),
+ *   consistency_check_failed, not_found (organization or operator)
+ */
+export async function inConnectionTransaction<T>(db: Db, scope: { orgId: string; wabaId: string; phoneNumberId: string }, work: (tx: Tx) => Promise<T>): Promise<T> {
   try {
     return await withTransaction(db, async (tx) => {
-      const waba = await repo.upsertWaba(tx, { orgId: input.orgId, wabaId: input.wabaId, ownerBusinessId: null, name: null });
-      if (!waba) throw new AppError('conflict', `WABA ${input.wabaId} belongs to another organization`);
-      const number = await repo.insertPhoneNumber(tx, {
-        orgId: input.orgId,
-        wabaRef: waba.id,
-        phoneNumberId: input.phoneNumberId,
-        displayPhoneNumber: digits,
-        e164,
-        verifiedName: input.verifiedName ?? null,
-        throughputMps,
-        accessTokenCiphertext: token.ciphertext,
-        accessTokenKeyId: token.keyId,
-      });
-      if (input.operatorId) await repo.grantWabaAccess(tx, { orgId: input.orgId, operatorId: input.operatorId, wabaRef: waba.id });
-      return number;
+      const result = await work(tx);
+      await assertConsistent(tx, { orgId: scope.orgId, wabaId: scope.wabaId });
+      return result;
     });
   } catch (error) {
-    if (sqlState(error) === SQLSTATE.uniqueViolation) {
-      throw new AppError('conflict', `phone_number_id ${input.phoneNumberId} is already connected`, { constraint: violatedConstraint(error) });
-    }
+    const conflict = connectionConflict(error, scope.wabaId, scope.phoneNumberId);
+    if (conflict) throw conflict;
     if (sqlState(error) === SQLSTATE.foreignKeyViolation) throw new AppError('not_found', 'organization or operator not found');
     throw error;
   }
+}
+
+/**
+ * Connects (or reconnects) a WABA's phone number by hand (`wahub number add`,
+ * `POST /v1/phone-numbers`), through the same save-and-validate path as Embedded Signup.
+ * @throws AppError validation_failed, conflict, consistency_check_failed, not_found
+ */
+export async function connectPhoneNumber(db: Db, cipher: TokenCipher, input: ConnectPhoneNumberInput): Promise<{ id: string; created: boolean }> {
+  validateConnection(input);
+  return inConnectionTransaction(db, input, (tx) => saveConnection(tx, cipher, input));
 }
 
 /**

@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   idempotency_key_reused: 409,
   conflict: 409,
+  consistency_check_failed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   outside_customer_service_window: 422,

@@ -139,7 +139,7 @@ describe('POST /v1/messages: acceptance', () => {
 
   it('refuses to queue on a disconnected number with 422 phone_number_not_active', async () => {
     const { org, number, threadId } = await orgWithOpenThread();
-    await t.db.updateTable('phone_numbers').set({ status: 'disconnected' }).where('id', '=', number.id).execute();
+    await t.db.updateTable('phone_numbers').set({ status: 'disconnected', access_token_ciphertext: null, access_token_key_id: null }).where('id', '=', number.id).execute();
     const response = await send(org.apiKey, { thread_id: threadId, ...text() });
     expect(response.statusCode).toBe(422);
     expect(response.json().error.code).toBe('phone_number_not_active');
