@@ -48,7 +48,7 @@ export async function run(args: string[]): Promise<void> {
     await connectPhoneNumber(bench.db, cipher, { orgId: org.id, wabaId, phoneNumberId, displayPhoneNumber: `1555010${String(i).padStart(4, '0')}`, accessToken: 'bench' });
     numbers.push({ wabaId, phoneNumberId });
   }
-  const app = await buildApp({ db: bench.db, logger: pino({ level: 'silent' }), meta: { appSecret: APP_SECRET, verifyToken: undefined } });
+  const app = await buildApp({ db: bench.db, logger: pino({ level: 'silent' }), cipher, meta: { appSecret: APP_SECRET, verifyToken: undefined } });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const pool = new Pool(address, { connections: concurrency, pipelining: 1 });
   const latencies: number[] = [];

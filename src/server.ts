@@ -16,6 +16,9 @@ import { createSimulator, type Simulator } from './simulator/simulator.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
+/** Meta app id of sandbox mode (the simulator checks it in the Embedded Signup code exchange). */
+export const SANDBOX_APP_ID = 'sandbox-app';
+
 export interface Hub {
   runtime: Runtime;
   /** Base URL of the HTTP server, when the role serves HTTP. */
@@ -67,6 +70,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   try {
     if (sandbox && serveHttp) {
       simulator = createSimulator({
+        appId: SANDBOX_APP_ID,
         webhookUrl: `${url}/webhooks/whatsapp`,
         appSecret: secrets.appSecret,
         delays: config.sandbox.statusDelaysMs,
@@ -80,17 +84,20 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       }
     }
     const graphBaseUrl = config.meta.graphApiBaseUrl ?? (url ? `${url}/simulator` : undefined);
-    if (role !== 'api') {
-      if (!graphBaseUrl) throw new Error('GRAPH_API_BASE_URL is required for a sandbox worker without the API role');
-      graph = new GraphApiClient({ baseUrl: graphBaseUrl, version: config.meta.graphApiVersion, timeoutMs: config.meta.graphApiTimeoutMs });
+    if (role !== 'api' && !graphBaseUrl) throw new Error('GRAPH_API_BASE_URL is required for a sandbox worker without the API role');
+    if (graphBaseUrl) graph = new GraphApiClient({ baseUrl: graphBaseUrl, version: config.meta.graphApiVersion, timeoutMs: config.meta.graphApiTimeoutMs });
+    if (role !== 'api' && graph) {
       dispatcher = new Dispatcher({
         db, cipher, graph, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
       });
     }
     if (serveHttp) {
       app = await buildApp({
-        db, logger, simulator,
-        meta: { appSecret: secrets.appSecret, verifyToken: config.meta.verifyToken },
+        db, logger, simulator, cipher, graph,
+        meta: {
+          appSecret: secrets.appSecret, verifyToken: config.meta.verifyToken, appId: config.meta.appId ?? (sandbox ? SANDBOX_APP_ID : undefined),
+          embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
+        },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
       });
       await app.listen({ port, host: config.host });

@@ -52,8 +52,10 @@ const envSchema = z.object({
   META_APP_SECRET: optionalString,
   /** The verify token entered in the App Dashboard (GET handshake). Required in production. */
   META_VERIFY_TOKEN: optionalString,
-  /** Meta app id (Embedded Signup). */
+  /** Meta app id (Embedded Signup). Sandbox: `sandbox-app`. */
   META_APP_ID: optionalString,
+  /** Embedded Signup configuration id for FB.login (App Dashboard > Facebook Login for Business). */
+  META_EMBEDDED_SIGNUP_CONFIG_ID: optionalString,
   /** Graph API base URL. Default https://graph.facebook.com; in sandbox mode, the built-in simulator. */
   GRAPH_API_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   /** Graph API version path segment. Default v24.0. */
@@ -103,6 +105,7 @@ export interface Config {
     appSecret: string | undefined;
     verifyToken: string | undefined;
     appId: string | undefined;
+    embeddedSignupConfigId: string | undefined;
     /** Undefined in sandbox mode: the simulator's URL is only known once the server listens. */
     graphApiBaseUrl: string | undefined;
     graphApiVersion: string;
@@ -161,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       appSecret: values.META_APP_SECRET,
       verifyToken: values.META_VERIFY_TOKEN,
       appId: values.META_APP_ID,
+      embeddedSignupConfigId: values.META_EMBEDDED_SIGNUP_CONFIG_ID,
       graphApiBaseUrl: values.GRAPH_API_BASE_URL ?? (mode === 'production' ? 'https://graph.facebook.com' : undefined),
       graphApiVersion: values.GRAPH_API_VERSION,
       graphApiTimeoutMs: values.GRAPH_API_TIMEOUT_MS,

@@ -8,6 +8,10 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
 import { messagesRoutes } from '../outbound/messages.routes.js';
+import { numbersRoutes } from '../numbers/numbers.routes.js';
+import { signupRoutes } from '../onboarding/signup.routes.js';
+import type { GraphApiClient } from '../providers/meta/graph.client.js';
+import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
 import { requireApiKey } from './auth.js';
@@ -16,7 +20,11 @@ import { registerErrorHandler } from './errors.js';
 export interface AppOptions {
   db: Db;
   logger: Logger;
-  meta: { appSecret: string; verifyToken: string | undefined };
+  meta: { appSecret: string; verifyToken: string | undefined; appId?: string; embeddedSignupConfigId?: string; graphApiVersion?: string };
+  /** Encrypts tokens of numbers connected through the API. */
+  cipher: TokenCipher;
+  /** Graph API client for onboarding calls (Embedded Signup); signup answers not_configured without it. */
+  graph?: GraphApiClient;
   /** Mounted at `/simulator` in sandbox mode. */
   simulator?: Simulator;
   /** Wakes an in-process dispatcher after a message is queued. */
@@ -45,6 +53,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requireApiKey(api, options.db);
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
+    await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
+    if (options.graph) {
+      await api.register(signupRoutes, {
+        context: {
+          db: options.db, cipher: options.cipher, graph: options.graph, logger: options.logger,
+          meta: { appId: options.meta.appId, appSecret: options.meta.appSecret, configId: options.meta.embeddedSignupConfigId, graphApiVersion: options.meta.graphApiVersion ?? 'v24.0' },
+        },
+      });
+    }
   });
   if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
   return app;

@@ -18,6 +18,7 @@ import type {
 } from '../providers/meta/webhook.types.js';
 import { waIdToE164 } from '../shared/phone.js';
 import { reopenThread, upsertThread } from '../threads/threads.repository.js';
+import { applyAccountUpdate } from '../onboarding/account-update.service.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
 
 /** What one webhook changed; also what the route logs. */
@@ -147,6 +148,11 @@ async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
 
 async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<void> {
   const value = item.value as Record<string, unknown> | null;
+  if (item.field === 'account_update' && value && typeof value === 'object') {
+    await applyAccountUpdate(ctx.tx, item.entryId, value);
+    ctx.summary.fieldEventsApplied++;
+    return;
+  }
   if (item.field === 'phone_number_quality_update' && item.entryId && value && typeof value.display_phone_number === 'string') {
     // Meta drops current_limit in Feb 2026 in favour of max_daily_conversations_per_business (same
     // TIER_* values, PROTOCOL.md §2.4); without the fallback every later update was dead-lettered.
@@ -162,7 +168,7 @@ async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<vo
       }
     }
   }
-  // Fields wahub does not act on yet (account_update, template status, …) are kept, not dropped.
+  // Fields wahub does not act on yet (template status, …) are kept, not dropped.
   await deadLetter(ctx, {
     reason: 'unhandled_field', detail: `field "${item.field}" is not processed`, wabaId: item.entryId, phoneNumberId: null, field: item.field, raw: item.value,
   });

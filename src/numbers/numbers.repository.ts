@@ -157,3 +157,42 @@ export async function replacePhoneNumberToken(
     .returning(['id', 'status'])
     .executeTakeFirst();
 }
+
+/** The organization's numbers with their WABA, for the API (no credentials). */
+export async function listPhoneNumbers(db: Executor, orgId: string) {
+  return db
+    .selectFrom('phone_numbers')
+    .innerJoin('wabas', 'wabas.id', 'phone_numbers.waba_ref')
+    .select([
+      'phone_numbers.id', 'phone_numbers.phone_number_id', 'wabas.waba_id', 'phone_numbers.provider', 'phone_numbers.display_phone_number',
+      'phone_numbers.e164', 'phone_numbers.verified_name', 'phone_numbers.quality_rating', 'phone_numbers.messaging_limit_tier',
+      'phone_numbers.throughput_mps', 'phone_numbers.status', 'phone_numbers.registered_at', 'phone_numbers.created_at',
+    ])
+    .where('phone_numbers.org_id', '=', orgId)
+    .orderBy('phone_numbers.created_at')
+    .orderBy('phone_numbers.id')
+    .limit(1000)
+    .execute();
+}
+
+/** The organization currently holding a WABA connected, if any. */
+export async function findConnectedWaba(db: Executor, wabaId: string) {
+  return db.selectFrom('wabas').select(['id', 'org_id']).where('waba_id', '=', wabaId).where('disconnected_at', 'is', null).executeTakeFirst();
+}
+
+/**
+ * Disconnects a WABA and its numbers and wipes their tokens (PARTNER_REMOVED, app uninstalled,
+ * or a move to another organization). History (threads, messages) stays with the organization.
+ * @returns the disconnected numbers' phone_number_ids
+ */
+export async function disconnectWaba(tx: Tx, wabaRef: string): Promise<string[]> {
+  await tx.updateTable('wabas').set({ disconnected_at: sql`now()`, updated_at: sql`now()` }).where('id', '=', wabaRef).execute();
+  const numbers = await tx
+    .updateTable('phone_numbers')
+    .set({ status: 'disconnected', access_token_ciphertext: null, access_token_key_id: null, updated_at: new Date() })
+    .where('waba_ref', '=', wabaRef)
+    .where('status', '<>', 'disconnected')
+    .returning('phone_number_id')
+    .execute();
+  return numbers.map((n) => n.phone_number_id);
+}

@@ -36,7 +36,7 @@ export interface ConnectPhoneNumberInput {
 }
 
 /** Maps the uniqueness refusals of a connection to clear conflicts. */
-function connectionConflict(error: unknown, wabaId: string, phoneNumberId: string): AppError | undefined {
+export function connectionConflict(error: unknown, wabaId: string, phoneNumberId: string): AppError | undefined {
   if (sqlState(error) !== SQLSTATE.uniqueViolation) return undefined;
   const constraint = violatedConstraint(error);
   if (constraint === 'wabas_connected_waba_id_key') return new AppError('conflict', `WABA ${wabaId} is connected to another organization`, { constraint });

@@ -6,6 +6,10 @@ export const ERROR_STATUS = {
   validation_failed: 400,
   invalid_json: 400,
   invalid_cursor: 400,
+  invalid_oauth_state: 400,
+  signup_code_expired: 400,
+  signup_code_used: 400,
+  waba_not_granted: 400,
   unauthorized: 401,
   invalid_signature: 401,
   forbidden: 403,
@@ -14,6 +18,7 @@ export const ERROR_STATUS = {
   idempotency_key_reused: 409,
   conflict: 409,
   consistency_check_failed: 409,
+  pin_mismatch: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   outside_customer_service_window: 422,
@@ -21,7 +26,9 @@ export const ERROR_STATUS = {
   invalid_phone_number: 422,
   rate_limited: 429,
   internal_error: 500,
+  provider_error: 502,
   database_unavailable: 503,
+  not_configured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

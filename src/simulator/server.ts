@@ -14,6 +14,8 @@ export interface SimulatorServerOptions {
   webhookUrl: string;
   appSecret: string;
   delays?: SimulatorDelays;
+  /** Meta app id for the Embedded Signup endpoints (default `sandbox-app`). */
+  appId?: string;
   /** Post status webhooks after sends (default true). */
   statusWebhooks?: boolean;
   webhookRetry?: WebhookRetry;

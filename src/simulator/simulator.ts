@@ -7,6 +7,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { metaMessageRequestSchema, metaReadRequestSchema } from '../providers/meta/send.schema.js';
+import { createSignupSimulator, type SignupCodeInput } from './simulator.signup.js';
 import { buildMetaError, buildStatusError, invalidAccessToken, invalidParameter, unknownObject, type MetaErrorResponse } from './simulator.errors.js';
 import {
   buildMessagesWebhook, buildStatusWebhook, generateWamid, silentLogger, Timers, unixSecondsNow, WebhookDeliverer,
@@ -22,6 +23,8 @@ export interface SimulatorOptions {
   /** App secret used to sign `X-Hub-Signature-256`. */
   appSecret: string;
   delays?: SimulatorDelays;
+  /** Meta app id expected by the Embedded Signup endpoints. Default `sandbox-app`. */
+  appId?: string;
   /** Post status webhooks after sends. Default true; benchmarks of the send path turn them off. */
   statusWebhooks?: boolean;
   /** Webhook retry policy. Default 5 attempts, 100 ms doubling. */
@@ -80,6 +83,10 @@ export interface Simulator {
   injectInbound(input: InboundInput): Promise<{ wamid: string; status: number | null }>;
   sends(): SimulatedSend[];
   clearSends(): void;
+  /** Issues an Embedded Signup code for a WABA and its numbers (`POST /_simulator/signup/codes`). */
+  issueSignupCode(input: SignupCodeInput): { code: string };
+  /** WABAs whose app subscription (`subscribed_apps`) was requested. */
+  subscribedWabas(): string[];
   /** Forgets numbers, failures and sends, and cancels pending status webhooks. */
   reset(): void;
   /** Resolves once every scheduled webhook has been delivered (or given up). */
@@ -121,6 +128,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   const timers = new Timers();
   const deliverer = new WebhookDeliverer({ url: options.webhookUrl, appSecret: options.appSecret, timers, logger, retry: options.webhookRetry });
   const numbers = new Map<string, SimulatedNumber>();
+  const signup = createSignupSimulator({
+    appId: options.appId ?? 'sandbox-app',
+    appSecret: options.appSecret,
+    onRegistered: (n) => numbers.set(n.phoneNumberId, { phoneNumberId: n.phoneNumberId, wabaId: n.wabaId, displayPhoneNumber: n.displayPhoneNumber, accessToken: n.accessToken }),
+  });
   let failures: Failure[] = [];
   let sent: SimulatedSend[] = [];
   const tasks = new Set<Promise<unknown>>();
@@ -237,6 +249,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       return { wamid: String(message.id), status };
     },
     sends: () => [...sent],
+    issueSignupCode: (input) => signup.issueCode(input),
+    subscribedWabas: () => signup.subscribedWabas(),
     clearSends() {
       sent = [];
     },
@@ -244,6 +258,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       epoch++;
       timers.cancelAll();
       numbers.clear();
+      signup.reset();
       failures = [];
       sent = [];
     },
@@ -259,6 +274,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       await deliverer.close();
     },
     plugin: async (app) => {
+      signup.routes(app);
       app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply: FastifyReply) => {
         // Body parser errors (bad JSON, empty body) look like Graph's invalid-parameter error.
         const status = err.statusCode ?? 500;

@@ -10,6 +10,7 @@ import type { OperatorRole } from '../../src/db/schema.js';
 import { buildApp } from '../../src/http/app.js';
 import { connectPhoneNumber } from '../../src/numbers/numbers.service.js';
 import { signMetaPayload } from '../../src/providers/meta/signature.js';
+import type { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import type { Simulator } from '../../src/simulator/simulator.js';
 import { TokenCipher } from '../../src/shared/token-cipher.js';
 import { createOperator, createOrganization } from '../../src/tenancy/tenancy.service.js';
@@ -66,12 +67,19 @@ export async function createTestNumber(db: Db, orgId: string, values: Partial<Om
   return { id, ...number };
 }
 
-/** The HTTP app on a test database (no dispatcher: tests drive it explicitly). */
-export async function createTestApp(db: Db, options: { simulator?: Simulator; onMessageQueued?: () => void } = {}): Promise<FastifyInstance> {
+export const TEST_APP_ID = 'test-app';
+
+/** The HTTP app on a test database (no dispatcher: tests drive it explicitly). Pass `graph` for Embedded Signup. */
+export async function createTestApp(
+  db: Db,
+  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient } = {},
+): Promise<FastifyInstance> {
   return buildApp({
     db,
     logger: silentLogger,
-    meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN },
+    cipher: testCipher,
+    graph: options.graph,
+    meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN, appId: TEST_APP_ID, embeddedSignupConfigId: 'test-config' },
     simulator: options.simulator,
     onMessageQueued: options.onMessageQueued,
   });

@@ -205,9 +205,14 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   it('dead-letters only the fields it does not process, once each', async () => {
     const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id', 'phone_number_id']).orderBy('field').execute();
     expect(rows).toEqual([
-      { reason: 'unhandled_field', field: 'account_update', waba_id: '300000000000001', phone_number_id: null },
       { reason: 'unhandled_field', field: 'message_template_status_update', waba_id: WABA_1, phone_number_id: null },
     ]);
+  });
+
+  it('records account_update PARTNER_ADDED once, keyed on waba_info.waba_id (not entry.id)', async () => {
+    const rows = await t.db.selectFrom('account_events').select(['event', 'waba_id', 'org_id']).execute();
+    // No Embedded Signup state is pending in this database, so the WABA is not linked to anyone.
+    expect(rows).toEqual([{ event: 'PARTNER_ADDED', waba_id: WABA_2, org_id: null }]);
   });
 
   it('applies quality_update (WABA1, display 15550100001, TIER_UNLIMITED) to phone 1 only', async () => {

@@ -192,7 +192,21 @@ describe('POST /webhooks/whatsapp signature and body checks', () => {
 
   it('keeps the same unprocessed field event of two WABAs as two dead letters, each stored once', async () => {
     const other = await createTestNumber(t.db, org.orgId);
-    // Identical values (MM Lite terms signed by both WABAs): only entry.id tells them apart.
+    // Identical values from both WABAs: only entry.id tells them apart.
+    const event = (wabaId: string) => JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: wabaId, time: 1767269700, changes: [{ field: 'business_capability_update', value: { max_daily_conversation_per_phone: 1000 } }] }],
+    });
+    for (const body of [event(number.wabaId), event(other.wabaId), event(number.wabaId), event(other.wabaId)]) {
+      expect((await postWebhook(app, body)).statusCode).toBe(200);
+    }
+    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id'])
+      .where('waba_id', 'in', [number.wabaId, other.wabaId]).where('field', '=', 'business_capability_update').orderBy('waba_id').execute();
+    expect(rows).toEqual([number.wabaId, other.wabaId].sort().map((wabaId) => ({ reason: 'unhandled_field', field: 'business_capability_update', waba_id: wabaId })));
+  });
+
+  it('records the same account_update of two WABAs as two account events, each stored once', async () => {
+    const other = await createTestNumber(t.db, org.orgId);
     const event = (wabaId: string) => JSON.stringify({
       object: 'whatsapp_business_account',
       entry: [{ id: wabaId, time: 1767269700, changes: [{ field: 'account_update', value: { event: 'MM_LITE_TERMS_SIGNED' } }] }],
@@ -200,9 +214,8 @@ describe('POST /webhooks/whatsapp signature and body checks', () => {
     for (const body of [event(number.wabaId), event(other.wabaId), event(number.wabaId), event(other.wabaId)]) {
       expect((await postWebhook(app, body)).statusCode).toBe(200);
     }
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id'])
-      .where('waba_id', 'in', [number.wabaId, other.wabaId]).where('field', '=', 'account_update').orderBy('waba_id').execute();
-    expect(rows).toEqual([number.wabaId, other.wabaId].sort().map((wabaId) => ({ reason: 'unhandled_field', field: 'account_update', waba_id: wabaId })));
+    const rows = await t.db.selectFrom('account_events').select('event').where('event', '=', 'MM_LITE_TERMS_SIGNED').execute();
+    expect(rows).toHaveLength(2);
   });
 });
 

@@ -20,9 +20,21 @@ export interface GraphApiError {
   details: string | null;
   /** HTTP status, or null when no response arrived. */
   httpStatus: number | null;
+  /** Meta's `error_subcode` (deprecated but still sent, e.g. 36007 expired code), when present. */
+  subcode?: number | null;
 }
 
 export type SendResult = { ok: true; wamid: string | null } | { ok: false; error: GraphApiError };
+
+/** Result of a management call: the parsed JSON body, or a classified error. */
+export type CallResult<T> = { ok: true; data: T } | { ok: false; error: GraphApiError };
+
+export interface CallOptions {
+  /** Bearer token (business token, or `app_id|app_secret` as app token). */
+  token?: string;
+  query?: Record<string, string>;
+  body?: unknown;
+}
 
 export interface GraphApiClientOptions {
   baseUrl: string;
@@ -45,6 +57,7 @@ function errorFromBody(status: number, body: unknown): GraphApiError {
     title: message,
     details: typeof errorData?.details === 'string' ? errorData.details : null,
     httpStatus: status,
+    subcode: typeof error?.error_subcode === 'number' ? error.error_subcode : null,
   };
 }
 
@@ -88,6 +101,40 @@ export class GraphApiClient {
         // Meta accepted something: retrying could send it twice, so this is final.
         return { ok: false, error: { class: 'permanent', code: null, title: 'unexpected success body without a message id', details: text.slice(0, 500), httpStatus: response.statusCode } };
       }
+      return { ok: false, error: errorFromBody(response.statusCode, json) };
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return { ok: false, error: { class: 'retryable', code: null, title: message, details: null, httpStatus: null } };
+    }
+  }
+
+  /**
+   * One Graph API management call (Embedded Signup, number management; not message sends).
+   * @param path relative to the version, e.g. `/{waba_id}/phone_numbers`
+   * @returns the JSON body on 2xx, else Meta's error classified; never throws for HTTP or network failures
+   */
+  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, options: CallOptions = {}): Promise<CallResult<T>> {
+    const url = new URL(`${this.options.baseUrl.replace(/\/$/, '')}/${this.options.version}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
+    try {
+      const response = await request(url, {
+        method,
+        dispatcher: this.agent,
+        headers: {
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      const text = await response.body.text();
+      let json: unknown = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        json = null;
+      }
+      if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true, data: json as T };
       return { ok: false, error: errorFromBody(response.statusCode, json) };
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
