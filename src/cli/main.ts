@@ -4,40 +4,14 @@
  * non-zero with a one-line reason (`{"error":{code,message}}` with --json).
  */
 import { Command, Option } from 'commander';
-import { ConfigError } from '../config/config.js';
 import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
 import { connectPhoneNumber, setPhoneNumberToken } from '../numbers/numbers.service.js';
-import { openRuntime, type Runtime } from '../runtime.js';
 import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
+import { registerAdminCommands } from './admin.commands.js';
+import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 import { simulatorCommand } from './simulator.command.js';
-
-interface JsonFlag {
-  json?: boolean;
-}
-
-function print(options: JsonFlag, result: Record<string, unknown>, human: string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${human}\n`);
-}
-
-/** Runs `work` with a runtime (quiet logger), always closing it. */
-async function withRuntime<T>(work: (runtime: Runtime) => Promise<T>, migrate = true): Promise<T> {
-  const runtime = await openRuntime({ migrate, logLevel: 'warn', logToStderr: true });
-  try {
-    return await work(runtime);
-  } finally {
-    await runtime.close();
-  }
-}
-
-function fail(error: unknown, json: boolean): never {
-  const code = error instanceof AppError ? error.code : error instanceof ConfigError ? 'invalid_configuration' : 'error';
-  const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
-  else process.stderr.write(`wahub: ${message}\n`);
-  process.exit(1);
-}
 
 function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): void {
   const { config } = hub.runtime;
@@ -196,6 +170,7 @@ number
     }
   });
 
+registerAdminCommands(program, number);
 program.addCommand(simulatorCommand(print, fail));
 
 await program.parseAsync(process.argv);

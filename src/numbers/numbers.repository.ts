@@ -196,3 +196,48 @@ export async function disconnectWaba(tx: Tx, wabaRef: string): Promise<string[]>
     .execute();
   return numbers.map((n) => n.phone_number_id);
 }
+
+/** Next batch of stored tokens not encrypted with `keyId`, after `afterId` (keyset, for rotation). */
+export async function listTokensToRotate(db: Executor, keyId: string, afterId: string | null, limit: number) {
+  let query = db
+    .selectFrom('phone_numbers')
+    .select(['id', 'phone_number_id', 'access_token_ciphertext', 'access_token_key_id'])
+    .where('access_token_ciphertext', 'is not', null)
+    .where('access_token_key_id', '<>', keyId)
+    .orderBy('id')
+    .limit(limit);
+  if (afterId) query = query.where('id', '>', afterId);
+  return query.execute();
+}
+
+export async function countTokensToRotate(db: Executor, keyId: string): Promise<number> {
+  const row = await db
+    .selectFrom('phone_numbers')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('access_token_ciphertext', 'is not', null)
+    .where('access_token_key_id', '<>', keyId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Stores a re-encrypted token unless the row changed meanwhile (same old ciphertext required). */
+export async function replaceTokenCiphertext(db: Executor, values: { id: string; oldCiphertext: string; ciphertext: string; keyId: string }): Promise<boolean> {
+  const result = await db
+    .updateTable('phone_numbers')
+    .set({ access_token_ciphertext: values.ciphertext, access_token_key_id: values.keyId })
+    .where('id', '=', values.id)
+    .where('access_token_ciphertext', '=', values.oldCiphertext)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** The connected numbers of a WABA row (what moves with it). */
+export async function listWabaNumbers(db: Executor, wabaRef: string) {
+  return db
+    .selectFrom('phone_numbers')
+    .select(['id', 'phone_number_id', 'display_phone_number', 'verified_name', 'quality_rating', 'throughput_mps'])
+    .where('waba_ref', '=', wabaRef)
+    .where('status', '<>', 'disconnected')
+    .orderBy('phone_number_id')
+    .execute();
+}

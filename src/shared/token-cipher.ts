@@ -23,6 +23,11 @@ export class TokenCipher {
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
 
+  /** Id of the key that encrypts (the first configured). */
+  get currentKeyId(): string {
+    return this.keys[0]!.id;
+  }
+
   /** Encrypts a plaintext token with the newest (first) key. */
   encrypt(plaintext: string): EncryptedToken {
     const { id, key } = this.keys[0]!;
