@@ -19,18 +19,27 @@ export interface CheckResult {
 // A real ciphertext is base64url of at least IV + tag (28 bytes); Meta tokens start with "EAA".
 const CIPHERTEXT_PATTERN = /^[A-Za-z0-9_-]{38,}$/;
 
+function decrypts(cipher: TokenCipher, ciphertext: string, keyId: string | null): boolean {
+  try {
+    cipher.decrypt({ ciphertext, keyId: keyId ?? '' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function checkTokens(db: Db | Tx, cipher: TokenCipher | undefined, scope: Scope): Promise<CheckResult> {
   const violations: Violation[] = [];
   for (const row of await listStoredTokens(db, scope)) {
     const ciphertext = row.access_token_ciphertext!;
+    // Decrypting proves encryption: a genuine ciphertext starts with "EAA" whenever its random IV
+    // begins with 0x10 0x00 0x0? (1 in 262,144), and the prefix test alone flagged it as plaintext —
+    // in `wahub doctor` and, worse, in validate-after-save, which then refused the connection.
+    if (cipher && decrypts(cipher, ciphertext, row.access_token_key_id)) continue;
     if (!CIPHERTEXT_PATTERN.test(ciphertext) || ciphertext.startsWith('EAA')) {
       violations.push({ subject: row.phone_number_id, detail: 'token looks like plaintext' });
     } else if (cipher) {
-      try {
-        cipher.decrypt({ ciphertext, keyId: row.access_token_key_id ?? '' });
-      } catch {
-        violations.push({ subject: row.phone_number_id, detail: `token does not decrypt with the configured keys (key id ${row.access_token_key_id})` });
-      }
+      violations.push({ subject: row.phone_number_id, detail: `token does not decrypt with the configured keys (key id ${row.access_token_key_id})` });
     }
   }
   return { name: 'tokens_encrypted', description: 'every stored token is AES-256-GCM ciphertext that decrypts with a configured key', ok: violations.length === 0, violations };
@@ -54,10 +63,11 @@ export async function runChecks(db: Db | Tx, scope: Scope, cipher?: TokenCipher,
 
 /**
  * Validate-after-save for one WABA, inside the writing transaction.
+ * @param cipher the configured keys, so that the token check decrypts instead of guessing from the text
  * @throws AppError consistency_check_failed listing the failed checks (the caller's transaction rolls back)
  */
-export async function assertConsistent(tx: Tx, scope: { orgId: string; wabaId: string }, logger?: Logger): Promise<void> {
-  const failed = (await runChecks(tx, { wabaId: scope.wabaId }, undefined, true)).filter((check) => !check.ok);
+export async function assertConsistent(tx: Tx, scope: { orgId: string; wabaId: string }, logger?: Logger, cipher?: TokenCipher): Promise<void> {
+  const failed = (await runChecks(tx, { wabaId: scope.wabaId }, cipher, true)).filter((check) => !check.ok);
   logger?.info({ event: 'consistency_check', org_id: scope.orgId, waba_id: scope.wabaId, failed: failed.map((c) => c.name) }, 'consistency check');
   if (failed.length > 0) {
     throw new AppError('consistency_check_failed', `the connection would break ${failed.length} invariant(s): ${failed.map((c) => c.name).join(', ')}`,

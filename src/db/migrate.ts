@@ -8,11 +8,13 @@ import type { Db } from './database.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_delivery_engine.js';
 import * as m0003 from './migrations/0003_onboarding.js';
+import * as m0004 from './migrations/0004_operations.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_delivery_engine': m0002,
   '0003_onboarding': m0003,
+  '0004_operations': m0004,
 };
 
 function migrator(db: Db): Migrator {

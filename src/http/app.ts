@@ -9,6 +9,8 @@ import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
 import { messagesRoutes } from '../outbound/messages.routes.js';
 import { numbersRoutes } from '../numbers/numbers.routes.js';
+import { observeHttpDurations, opsRoutes } from '../ops/ops.routes.js';
+import type { LoopProbe } from '../ops/ops.service.js';
 import { signupRoutes } from '../onboarding/signup.routes.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
@@ -27,6 +29,10 @@ export interface AppOptions {
   graph?: GraphApiClient;
   /** Mounted at `/simulator` in sandbox mode. */
   simulator?: Simulator;
+  /** Background loops of this process that readiness watches (worker roles). */
+  loops?: LoopProbe[];
+  /** True once shutdown began: readiness answers 503 so the load balancer drains this process. */
+  isShuttingDown?: () => boolean;
   /** Wakes an in-process dispatcher after a message is queued. */
   onMessageQueued?: () => void;
 }
@@ -47,6 +53,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     void reply.header('x-request-id', request.id);
   });
   registerErrorHandler(app);
+  observeHttpDurations(app);
+  await app.register(opsRoutes, { db: options.db, loops: options.loops ?? [], isShuttingDown: options.isShuttingDown ?? (() => false) });
 
   await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
   await app.register(async (api) => {

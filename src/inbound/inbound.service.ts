@@ -30,6 +30,9 @@ export interface IngestSummary {
   statusesPending: number;
   fieldEventsApplied: number;
   deadLetters: number;
+  /** Stored messages per type, and dead letters per reason (for metrics, counted after commit). */
+  messageTypes: Record<string, number>;
+  deadLetterReasons: Record<string, number>;
 }
 
 type Route = { id: string; org_id: string; waba_id: string } | undefined;
@@ -52,6 +55,7 @@ function route(ctx: Context, phoneNumberId: string): Promise<Route> {
 
 async function deadLetter(ctx: Context, item: Omit<ParsedDeadLetter, 'kind'>, orgId: string | null = null): Promise<void> {
   ctx.summary.deadLetters++;
+  ctx.summary.deadLetterReasons[item.reason] = (ctx.summary.deadLetterReasons[item.reason] ?? 0) + 1;
   await insertDeadLetter(ctx.tx, {
     orgId,
     provider: 'meta',
@@ -116,6 +120,7 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
     return;
   }
   ctx.summary.messagesStored++;
+  ctx.summary.messageTypes[item.type] = (ctx.summary.messageTypes[item.type] ?? 0) + 1;
   if (thread.status === 'closed') await reopenThread(ctx.tx, number.org_id, thread.id);
 }
 
@@ -199,7 +204,10 @@ export async function ingestMetaWebhook(db: Db, items: ParsedWebhookItem[], corr
       tx,
       correlationId,
       routes: new Map(),
-      summary: { messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0 },
+      summary: {
+        messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0,
+        messageTypes: {}, deadLetterReasons: {},
+      },
     };
     for (const item of ordered) {
       if (item.kind === 'message') await storeMessage(ctx, item);

@@ -32,7 +32,7 @@ export async function moveNumber(db: Db, cipher: TokenCipher, input: MoveInput) 
   const current = await findConnectedPhoneNumber(db, input.phoneNumberId);
   if (!current) throw new AppError('not_found', `phone_number_id ${input.phoneNumberId} is not connected to any organization`);
   if (current.org_id === input.toOrgId) throw new AppError('conflict', `phone_number_id ${input.phoneNumberId} is already in that organization`);
-  return inConnectionTransaction(db, { orgId: input.toOrgId, wabaId: current.waba_id, phoneNumberId: input.phoneNumberId }, async (tx) => {
+  return inConnectionTransaction(db, { orgId: input.toOrgId, wabaId: current.waba_id, phoneNumberId: input.phoneNumberId, cipher }, async (tx) => {
     const waba = await findConnectedWaba(tx, current.waba_id);
     if (!waba || waba.org_id !== current.org_id) throw new AppError('conflict', 'the number changed while moving; run the command again');
     const numbers = await listWabaNumbers(tx, waba.id);
@@ -48,7 +48,7 @@ export async function moveNumber(db: Db, cipher: TokenCipher, input: MoveInput) 
     const details = { waba_id: current.waba_id, phone_number_ids: moved, from_org_id: current.org_id, to_org_id: input.toOrgId, reason: input.reason };
     await insertAuditLog(tx, { orgId: current.org_id, actor: input.actor, action: 'waba.moved_out', subject: current.waba_id, details });
     await insertAuditLog(tx, { orgId: input.toOrgId, actor: input.actor, action: 'waba.moved_in', subject: current.waba_id, details });
-    await assertConsistent(tx, { orgId: current.org_id, wabaId: current.waba_id });
+    await assertConsistent(tx, { orgId: current.org_id, wabaId: current.waba_id }, undefined, cipher);
     return { waba_id: current.waba_id, from_org_id: current.org_id, to_org_id: input.toOrgId, phone_number_ids: moved };
   });
 }

@@ -241,3 +241,17 @@ export async function listWabaNumbers(db: Executor, wabaRef: string) {
     .orderBy('phone_number_id')
     .execute();
 }
+
+/**
+ * Releases a WABA that another organization holds only as a link (from a PARTNER_ADDED webhook,
+ * no connected number, no token): a completed Embedded Signup, which proves the customer chose
+ * this organization, takes precedence over the "most recent state" guess.
+ * @returns true when a link was released
+ */
+export async function releaseTokenlessWabaLink(tx: Tx, wabaId: string, orgId: string): Promise<boolean> {
+  const result = await sql`
+    UPDATE wabas w SET disconnected_at = now(), updated_at = now()
+    WHERE w.waba_id = ${wabaId} AND w.org_id <> ${orgId} AND w.disconnected_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM phone_numbers p WHERE p.waba_ref = w.id AND p.status <> 'disconnected')`.execute(tx);
+  return Number(result.numAffectedRows) > 0;
+}

@@ -90,11 +90,16 @@ export async function saveConnection(tx: Tx, cipher: TokenCipher, input: Connect
  * @throws AppError conflict (WABA or phone_number_id connected in another organization),
  *   consistency_check_failed, not_found (organization or operator)
  */
-export async function inConnectionTransaction<T>(db: Db, scope: { orgId: string; wabaId: string; phoneNumberId: string }, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inConnectionTransaction<T>(
+  db: Db,
+  scope: { orgId: string; wabaId: string; phoneNumberId: string; cipher?: TokenCipher },
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
   try {
     return await withTransaction(db, async (tx) => {
       const result = await work(tx);
-      await assertConsistent(tx, { orgId: scope.orgId, wabaId: scope.wabaId });
+      // With the keys, the token check decrypts rather than guessing plaintext from the text.
+      await assertConsistent(tx, { orgId: scope.orgId, wabaId: scope.wabaId }, undefined, scope.cipher);
       return result;
     });
   } catch (error) {
@@ -112,7 +117,7 @@ export async function inConnectionTransaction<T>(db: Db, scope: { orgId: string;
  */
 export async function connectPhoneNumber(db: Db, cipher: TokenCipher, input: ConnectPhoneNumberInput): Promise<{ id: string; created: boolean }> {
   validateConnection(input);
-  return inConnectionTransaction(db, input, (tx) => saveConnection(tx, cipher, input));
+  return inConnectionTransaction(db, { ...input, cipher }, (tx) => saveConnection(tx, cipher, input));
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { assertConsistent } from '../consistency/consistency.service.js';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
+import { releaseTokenlessWabaLink } from '../numbers/numbers.repository.js';
 import { connectionConflict, saveConnection } from '../numbers/numbers.service.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import {
@@ -133,14 +134,20 @@ export async function completeSignup(context: SignupContext, principal: Principa
   await claimState(context, principal, input.state);
   const pin = input.pin ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
   const { token, wabas } = await prepareWithMeta(context, input, pin).catch(graphFailure);
-  const first = wabas[0]!;
+  // The number being saved, so that a uniqueness refusal names the WABA and number it concerns
+  // (naming the first number of the signup misled when another one was held elsewhere).
+  let current = { wabaId: wabas[0]!.wabaId, phoneNumberId: wabas[0]!.numbers[0]!.id };
   let saved: Array<{ waba_id: string; phone_numbers: Array<{ id: string; phone_number_id: string; display_phone_number: string; created: boolean }> }>;
   try {
     saved = await withTransaction(context.db, async (tx) => {
       const result = [];
       for (const waba of wabas) {
+        if (await releaseTokenlessWabaLink(tx, waba.wabaId, principal.orgId)) {
+          context.logger.warn({ event: 'oauth_save', org_id: principal.orgId, waba_id: waba.wabaId }, 'signup took over a WABA another organization held only by PARTNER_ADDED');
+        }
         const numbers = [];
         for (const number of waba.numbers) {
+          current = { wabaId: waba.wabaId, phoneNumberId: number.id };
           const row = await saveConnection(tx, context.cipher, {
             orgId: principal.orgId, wabaId: waba.wabaId, phoneNumberId: number.id, displayPhoneNumber: number.display_phone_number,
             accessToken: token, verifiedName: number.verified_name ?? null, qualityRating: number.quality_rating ?? null,
@@ -148,13 +155,13 @@ export async function completeSignup(context: SignupContext, principal: Principa
           });
           numbers.push({ id: row.id, phone_number_id: number.id, display_phone_number: number.display_phone_number.replace(/[^0-9]/g, ''), created: row.created });
         }
-        await assertConsistent(tx, { orgId: principal.orgId, wabaId: waba.wabaId }, context.logger);
+        await assertConsistent(tx, { orgId: principal.orgId, wabaId: waba.wabaId }, context.logger, context.cipher);
         result.push({ waba_id: waba.wabaId, phone_numbers: numbers });
       }
       return result;
     });
   } catch (error) {
-    throw connectionConflict(error, first.wabaId, first.numbers[0]!.id) ?? error;
+    throw connectionConflict(error, current.wabaId, current.phoneNumberId) ?? error;
   }
   context.logger.info({
     event: 'oauth_save', org_id: principal.orgId, operator_id: principal.operatorId,
