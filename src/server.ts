@@ -6,7 +6,8 @@
  */
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './http/app.js';
+import { buildApp, buildOpsApp } from './http/app.js';
+import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
@@ -38,6 +39,11 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
+/** Readiness of the dispatcher loop: it must have completed a round within a few poll intervals. */
+function dispatcherProbe(dispatcher: Dispatcher, pollIntervalMs: number): LoopProbe {
+  return { name: 'dispatcher', lastTickAt: () => dispatcher.lastTickAt, maxSilenceMs: Math.max(5_000, pollIntervalMs * 10) };
+}
+
 function localUrl(host: string, port: number): string {
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `http://${shown}:${port}`;
@@ -60,9 +66,15 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   let dispatcher: Dispatcher | undefined;
   let graph: GraphApiClient | undefined;
   let demo: SandboxDemo | undefined;
+  let shuttingDown = false;
+  let healthApp: FastifyInstance | undefined;
   const close = async () => {
+    // Readiness answers 503 first, so a load balancer stops sending before the server drains.
+    shuttingDown = true;
+    if (config.shutdownGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs));
     await dispatcher?.stop();
     await app?.close();
+    await healthApp?.close();
     await simulator?.close();
     await graph?.close();
     await runtime.close();
@@ -99,8 +111,14 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
           embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
+        loops: dispatcher ? [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)] : [],
+        isShuttingDown: () => shuttingDown,
       });
       await app.listen({ port, host: config.host });
+    } else if (config.workerHttpPort !== undefined && dispatcher) {
+      // A worker-only process serves just the probes and metrics, on its own port.
+      healthApp = await buildOpsApp({ db, logger, loops: [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)], isShuttingDown: () => shuttingDown });
+      await healthApp.listen({ port: config.workerHttpPort, host: config.host });
     }
     dispatcher?.start();
     return { runtime, url, demo, close };

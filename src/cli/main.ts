@@ -53,7 +53,15 @@ program
       if (closing) process.exit(1); // a second signal forces exit
       closing = true;
       hub.runtime.logger.info({ signal }, 'shutting down');
-      hub.close().then(() => process.exit(0), () => process.exit(1));
+      // Leases (60 s) would hand unfinished rows to other workers anyway; do not hang past 30 s.
+      setTimeout(() => {
+        hub.runtime.logger.error('shutdown took longer than 30 s; exiting');
+        process.exit(1);
+      }, 30_000).unref();
+      hub.close().then(() => process.exit(0), (error: unknown) => {
+        hub.runtime.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));

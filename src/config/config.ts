@@ -44,6 +44,10 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Interface to listen on. Default 127.0.0.1 (set 0.0.0.0 behind a load balancer). */
   HOST: z.string().default('127.0.0.1'),
+  /** Port of the probes/metrics server of a worker-only process (`serve --role worker`). Unset: none. */
+  WORKER_HTTP_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+  /** Wait after readiness turns 503 on SIGTERM before draining, ms (for load balancers). Default 0. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   /** Directory for embedded PostgreSQL and sandbox secrets. Default `.wahub`. */
   WAHUB_DATA_DIR: z.string().default('.wahub'),
   /** pino level. Default info. */
@@ -98,6 +102,8 @@ export interface Config {
   databasePoolSize: number;
   port: number;
   host: string;
+  workerHttpPort: number | undefined;
+  shutdownGraceMs: number;
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   meta: {
@@ -158,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: values.DATABASE_POOL_SIZE,
     port: values.PORT,
     host: values.HOST,
+    workerHttpPort: values.WORKER_HTTP_PORT,
+    shutdownGraceMs: values.SHUTDOWN_GRACE_MS,
     dataDir: values.WAHUB_DATA_DIR,
     logLevel: values.LOG_LEVEL,
     meta: {

@@ -74,3 +74,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
   return app;
 }
+
+/** The probes and metrics alone (worker-only processes): `/healthz`, `/readyz`, `/metrics`, `/metrics-json`. */
+export async function buildOpsApp(options: { db: Db; logger: Logger; loops: LoopProbe[]; isShuttingDown: () => boolean }): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ requestIdLogLabel: 'correlation_id' }) });
+  registerErrorHandler(app);
+  await app.register(opsRoutes, options);
+  return app;
+}
