@@ -108,6 +108,8 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 
 export class Dispatcher {
   readonly workerId: string;
+  /** Epoch ms of the loop's last completed round (readiness: a stuck loop stops ticking). */
+  lastTickAt: number | undefined;
   private running = false;
   /** Set by stop(): rows not yet sent are released, so no timer may start a send any more. */
   private stopping = false;
@@ -185,6 +187,7 @@ export class Dispatcher {
       } catch (error) {
         this.options.logger.error({ err: error }, 'dispatcher claim failed');
       }
+      this.lastTickAt = Date.now();
       if (claimed === 0 && this.running) await this.idle();
     }
   }
