@@ -60,7 +60,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   const serveHttp = role !== 'worker';
   // The simulator must know the webhook URL before the server listens, so a random port is picked up front.
   const port = serveHttp && sandbox && config.port === 0 ? await freePort(config.host) : config.port;
-  const url = serveHttp ? localUrl(config.host, port) : undefined;
+  let url = serveHttp ? localUrl(config.host, port) : undefined;
   let simulator: Simulator | undefined;
   let app: FastifyInstance | undefined;
   let dispatcher: Dispatcher | undefined;
@@ -115,6 +115,9 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         isShuttingDown: () => shuttingDown,
       });
       await app.listen({ port, host: config.host });
+      // PORT=0 picks a free port: report the one the server really got.
+      const address = app.server.address();
+      if (typeof address === 'object' && address) url = localUrl(config.host, address.port);
     } else if (config.workerHttpPort !== undefined && dispatcher) {
       // A worker-only process serves just the probes and metrics, on its own port.
       healthApp = await buildOpsApp({ db, logger, loops: [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)], isShuttingDown: () => shuttingDown });
