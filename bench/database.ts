@@ -12,8 +12,12 @@ import { migrateUp } from '../src/db/migrate.js';
 
 export interface BenchDatabase {
   db: Db;
+  /** Connection string of this run's database (for worker processes and LISTEN). */
+  url: string;
   /** Where the server came from, for the report. */
   source: string;
+  /** Creates another empty database on the same server (dropped by close) and returns its URL. */
+  createSiblingDatabase(prefix: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -32,20 +36,31 @@ export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase
       await rm(dir, { recursive: true, force: true });
     };
   }
+  const server = base;
   const name = `wahub_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
+  const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(base);
+  const url = new URL(server);
   url.pathname = `/${name}`;
   const db = createDb(url.toString(), poolSize);
   await migrateUp(db);
+  const siblings: string[] = [];
   return {
     db,
+    url: url.toString(),
     source,
+    createSiblingDatabase: async (prefix) => {
+      const sibling = `${prefix}_${randomBytes(4).toString('hex')}`;
+      await admin.query(`CREATE DATABASE ${sibling}`);
+      siblings.push(sibling);
+      const siblingUrl = new URL(server);
+      siblingUrl.pathname = `/${sibling}`;
+      return siblingUrl.toString();
+    },
     close: async () => {
       await db.destroy();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      for (const sibling of [name, ...siblings]) await admin.query(`DROP DATABASE IF EXISTS ${sibling} WITH (FORCE)`);
       await admin.end();
       await cleanup();
     },
