@@ -170,7 +170,8 @@ export async function listPhoneNumbers(db: Executor, orgId: string) {
     ])
     .where('phone_numbers.org_id', '=', orgId)
     .orderBy('phone_numbers.created_at')
-    .orderBy('phone_numbers.id')
+    // Numbers saved in one transaction share created_at; phone_number_id keeps their order stable.
+    .orderBy('phone_numbers.phone_number_id')
     .limit(1000)
     .execute();
 }

@@ -173,14 +173,18 @@ export async function releaseOutboxRows(db: Db, rows: Array<{ id: string; leaseT
   return Number(result.numAffectedRows);
 }
 
-/** Extends the leases of rows still in flight. @returns how many were still held */
-export async function refreshLeases(db: Db, rows: Array<{ id: string; leaseToken: string }>, leaseTtlMs: number): Promise<number> {
-  if (rows.length === 0) return 0;
-  const result = await sql`
+/**
+ * Extends the leases of rows still held.
+ * @returns the ids of the rows whose lease was still held (the dispatcher drops the others unsent)
+ */
+export async function refreshLeases(db: Db, rows: Array<{ id: string; leaseToken: string }>, leaseTtlMs: number): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const result = await sql<{ id: string }>`
     UPDATE message_outbox o SET lease_expires_at = now() + ${leaseTtlMs} * interval '1 millisecond'
     FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.leaseToken)}::uuid[]) AS x(id, lease_token)
-    WHERE o.id = x.id AND o.state = 'leased' AND o.lease_token = x.lease_token`.execute(db);
-  return Number(result.numAffectedRows);
+    WHERE o.id = x.id AND o.state = 'leased' AND o.lease_token = x.lease_token
+    RETURNING o.id`.execute(db);
+  return result.rows.map((row) => row.id);
 }
 
 /** Parks a leased row (its number needs re-authorisation). @returns false when the lease was lost. */
