@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import * as messages from '../messages/messages.repository.js';
+import { metrics } from '../ops/metrics.js';
 import type { GraphApiClient, GraphApiError } from '../providers/meta/graph.client.js';
 import { buildMetaSendRequest } from '../providers/meta/send.schema.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
@@ -282,7 +283,10 @@ export class Dispatcher {
     const rows = await outbox.claimOutboxBatch(this.options.db, {
       workerId: this.workerId, limit, leaseTtlMs: this.options.leaseTtlMs, horizonMs: HORIZON_MS, secondsPerNumber: SECONDS_PER_NUMBER,
     });
+    metrics.claimDuration.observe((Date.now() - claimedAt) / 1000);
     if (rows.length === 0) return { claimed: 0, settled: Promise.resolve() };
+    const reclaimed = rows.filter((row) => row.reclaimed).length;
+    if (reclaimed > 0) metrics.leaseExpiries.inc(reclaimed);
     const byNumber = groupBy(rows, (row) => row.phone_number_ref);
     // Details first, slots last: a block may start right away, so nothing else should delay its first sends.
     const details = await this.loadDetails(rows);
@@ -413,7 +417,10 @@ export class Dispatcher {
       return;
     }
     const body = buildMetaSendRequest(details.e164, fromStoredContent(details.type, details.content));
+    const sendStarted = performance.now();
     const result = await this.options.graph.sendMessage(details.phone_number_id, token, body);
+    metrics.sendDuration.observe({ outcome: result.ok ? 'accepted' : result.error.class }, (performance.now() - sendStarted) / 1000);
+    if (!result.ok) metrics.providerErrors.inc({ code: String(result.error.code ?? 'none'), class: result.error.class });
     if (result.ok) await this.recordSent({ row, wamid: result.wamid });
     else await this.handleFailure(row, result.error, log());
   }
@@ -425,6 +432,7 @@ export class Dispatcher {
     let countAttempt = true;
     if (error.code === PAIR_RATE_LIMIT_CODE) delayMs = pairRateLimitDelayMs(row.attempts);
     if (error.code === THROUGHPUT_LIMIT_CODE) {
+      metrics.governorThrottles.inc({ phone_number_ref: row.phone_number_ref });
       await throttleNumber(this.options.db, { phoneNumberRef: row.phone_number_ref, orgId: row.org_id, pauseMs: THROTTLE_PAUSE_MS });
       delayMs = THROTTLE_PAUSE_MS;
       countAttempt = false;

@@ -19,6 +19,8 @@ export interface ClaimedOutboxRow {
   lease_token: string;
   correlation_id: string | null;
   throughput_mps: number;
+  /** True when the row was taken over from a worker whose lease expired. */
+  reclaimed: boolean;
 }
 
 export async function insertOutboxRow(
@@ -74,7 +76,7 @@ export async function claimOutboxBatch(db: Db, options: ClaimOptions): Promise<C
       ORDER BY o.id
       LIMIT ${options.limit * 4}
     ), candidates AS (
-      SELECT o.id, due.throughput_mps FROM message_outbox o JOIN due ON due.id = o.id
+      SELECT o.id, due.throughput_mps, o.state = 'leased' AS reclaimed FROM message_outbox o JOIN due ON due.id = o.id
       WHERE due.number_rank <= greatest(1, due.throughput_mps * ${options.secondsPerNumber})
         AND ((o.state = 'pending' AND o.next_attempt_at <= now()) OR (o.state = 'leased' AND o.lease_expires_at < now()))
       ORDER BY o.id
@@ -89,7 +91,7 @@ export async function claimOutboxBatch(db: Db, options: ClaimOptions): Promise<C
         attempts = o.attempts + 1
       FROM candidates WHERE o.id = candidates.id
       RETURNING o.id, o.org_id, o.message_id, o.thread_id, o.phone_number_ref, o.attempts, o.lease_token, o.correlation_id,
-                candidates.throughput_mps
+                candidates.throughput_mps, candidates.reclaimed
     ), sending AS (
       UPDATE messages m SET status = 'sending', status_updated_at = now()
       FROM claimed WHERE m.org_id = claimed.org_id AND m.id = claimed.message_id AND m.status = 'queued'

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registry } from '../../src/ops/metrics.js';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
 import { setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
 import { GraphApiClient, type SendResult } from '../../src/providers/meta/graph.client.js';
@@ -131,6 +132,30 @@ describe('hub ⇄ simulator over HTTP', () => {
     });
     expect(await outboxRow(id)).toMatchObject({ state: 'done', attempts: 1, lease_token: null });
     expect(await pendingStatuses(wamid)).toEqual([]);
+  });
+
+  it('counts claims, accepted sends and provider errors by Meta code in the metrics', async () => {
+    const count = async (name: string, labels: Record<string, string>) => {
+      const metric = await registry.getSingleMetric(name)?.get();
+      return (metric?.values ?? [])
+        .filter((v) => Object.entries(labels).every(([k, value]) => String((v.labels as Record<string, unknown>)[k]) === value))
+        .reduce((sum, v) => sum + v.value, 0);
+    };
+    const before = {
+      accepted: await count('wahub_provider_send_duration_seconds', { outcome: 'accepted' }),
+      errors: await count('wahub_provider_errors_total', { code: '131047', class: 'permanent' }),
+      claims: await count('wahub_outbox_claim_duration_seconds', {}),
+    };
+    const s = await setup();
+    const { threadId } = await customerWrites(s);
+    const ok = await queue(s, { thread_id: threadId, type: 'text', text: { body: 'counted' } });
+    await drive(dispatcher, async () => (await outboxRow(ok)).state === 'done', 'sent');
+    sim.simulator.injectFailure({ phone_number_id: s.number.phoneNumberId, code: 131047, mode: 'sync' });
+    const failed = await queue(s, { thread_id: threadId, type: 'text', text: { body: 'refused' } });
+    await drive(dispatcher, async () => (await outboxRow(failed)).state === 'failed', 'failed');
+    expect(await count('wahub_provider_send_duration_seconds', { outcome: 'accepted' })).toBeGreaterThan(before.accepted);
+    expect(await count('wahub_provider_errors_total', { code: '131047', class: 'permanent' })).toBe(before.errors + 1);
+    expect(await count('wahub_outbox_claim_duration_seconds', {})).toBeGreaterThan(before.claims);
   });
 
   it('sends a read receipt for an inbound message as Meta\'s mark-as-read body', async () => {
