@@ -46,6 +46,15 @@ export interface GraphApiClientOptions {
   connections?: number;
 }
 
+/** Graph answers JSON, but proxies and 5xx pages may not: anything unparsable is null. */
+function parseJsonOrNull(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
 function errorFromBody(status: number, body: unknown): GraphApiError {
   const error = (body as { error?: Record<string, unknown> } | null)?.error;
   const code = typeof error?.code === 'number' ? error.code : null;
@@ -88,12 +97,7 @@ export class GraphApiClient {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       const text = await response.body.text();
-      let json: unknown = null;
-      try {
-        json = text ? JSON.parse(text) : null;
-      } catch {
-        json = null;
-      }
+      const json = parseJsonOrNull(text);
       if (response.statusCode >= 200 && response.statusCode < 300) {
         const messages = (json as { messages?: Array<{ id?: unknown }> } | null)?.messages;
         const wamid = typeof messages?.[0]?.id === 'string' ? messages[0].id : null;
@@ -128,12 +132,7 @@ export class GraphApiClient {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       const text = await response.body.text();
-      let json: unknown = null;
-      try {
-        json = text ? JSON.parse(text) : null;
-      } catch {
-        json = null;
-      }
+      const json = parseJsonOrNull(text);
       if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true, data: json as T };
       return { ok: false, error: errorFromBody(response.statusCode, json) };
     } catch (error) {
