@@ -3,14 +3,11 @@
  * throughput in any one-second window, measured where Meta would measure it (at the simulator,
  * `sends()[].at`), while the number's capacity is used to at least 90 %.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SimulatedSend } from '../../src/simulator/simulator.js';
-import type { SimulatorServer } from '../../src/simulator/server.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestOrg } from '../helpers/factories.js';
 import {
-  connectNumbers, FAST_OUTBOX, holdNumbers, killWorkers, makeDataDir, outboxStates, pollUntil, principalOf, queueTemplates, recipient, releaseNumbers, sendCounts,
-  sendKey, startSendOnlySimulator, startWorkers, wahubEnv, type WorkerProcess,
+  connectNumbers, FAST_OUTBOX, holdNumbers, outboxStates, pollUntil, principalOf, queueTemplates, recipient, releaseNumbers, sendCounts, sendKey, startWorkers, useWorkerBed, wahubEnv,
 } from './helpers.js';
 
 const WORKERS = 2;
@@ -23,23 +20,7 @@ const PLAN = [
   { mps: 20, messages: 100 },
 ];
 
-let t: TestDatabase;
-let sim: SimulatorServer;
-let dataDir: Awaited<ReturnType<typeof makeDataDir>>;
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  t = await createTestDatabase(10);
-  sim = await startSendOnlySimulator();
-  dataDir = await makeDataDir();
-});
-
-afterAll(async () => {
-  await killWorkers(workers);
-  await sim?.close();
-  await t?.drop();
-  await dataDir?.remove();
-});
+const bed = useWorkerBed(10);
 
 /** The most sends in any window [t, t + 1000 ms) (a window starting at a send is the worst case). */
 function maxPerSecond(at: number[]): number {
@@ -64,28 +45,28 @@ function utilisation(at: number[], mps: number): number {
 
 describe('send governor, 2 worker processes', () => {
   it('keeps every number at or under its mps in every one-second window at the simulator, using at least 90 % of it', async () => {
-    const org = await createTestOrg(t.db);
-    const principal = await principalOf(t.db, org.apiKey);
-    const numbers = await connectNumbers(t.db, sim, org.orgId, PLAN.map(({ mps }) => mps));
-    const [warmUp] = await connectNumbers(t.db, sim, org.orgId, [1000]);
+    const org = await createTestOrg(bed.t.db);
+    const principal = await principalOf(bed.t.db, org.apiKey);
+    const numbers = await connectNumbers(bed.t.db, bed.sim, org.orgId, PLAN.map(({ mps }) => mps));
+    const [warmUp] = await connectNumbers(bed.t.db, bed.sim, org.orgId, [1000]);
     // The backlog waits (numbers awaiting re-authorisation) while the workers start and warm up on
     // another number; then it is offered at once. (It is queued before the workers start: idle
     // workers woken by each insert would slow queueing down.)
-    await holdNumbers(t.db, numbers);
+    await holdNumbers(bed.t.db, numbers);
     let next = 0;
     const items = PLAN.flatMap(({ messages }, n) => Array.from({ length: messages }, () => ({ phoneNumberId: numbers[n]!.phoneNumberId, to: recipient(next++) })));
-    const queued = await queueTemplates(t.db, principal, items);
+    const queued = await queueTemplates(bed.t.db, principal, items);
     // Production lease settings (TTL 60 s, refresh 30 s): this test is about pacing, not about crashes.
-    const env = wahubEnv({ databaseUrl: t.url, dataDir: dataDir.dir, graphUrl: sim.url, extra: { OUTBOX_POLL_INTERVAL_MS: FAST_OUTBOX.OUTBOX_POLL_INTERVAL_MS } });
-    await startWorkers(Array(WORKERS).fill(env), workers);
-    await queueTemplates(t.db, principal, Array.from({ length: WARM_UP }, () => ({ phoneNumberId: warmUp!.phoneNumberId, to: recipient(next++) })));
-    await pollUntil(async () => (await outboxStates(t.db)).done === WARM_UP, 'the warm-up messages to be sent', 30_000, 50);
+    const env = wahubEnv({ databaseUrl: bed.t.url, dataDir: bed.dataDir.dir, graphUrl: bed.sim.url, extra: { OUTBOX_POLL_INTERVAL_MS: FAST_OUTBOX.OUTBOX_POLL_INTERVAL_MS } });
+    await startWorkers(Array(WORKERS).fill(env), bed.workers);
+    await queueTemplates(bed.t.db, principal, Array.from({ length: WARM_UP }, () => ({ phoneNumberId: warmUp!.phoneNumberId, to: recipient(next++) })));
+    await pollUntil(async () => (await outboxStates(bed.t.db)).done === WARM_UP, 'the warm-up messages to be sent', 30_000, 50);
 
-    await releaseNumbers(t.db, numbers);
+    await releaseNumbers(bed.t.db, numbers);
     // Light polling: the simulator shares this process, and its timestamps are the measurement.
-    await pollUntil(async () => (await outboxStates(t.db)).done === WARM_UP + items.length, `${items.length} messages sent`, 60_000, 250);
+    await pollUntil(async () => (await outboxStates(bed.t.db)).done === WARM_UP + items.length, `${items.length} messages sent`, 60_000, 250);
 
-    const sends = sim.simulator.sends();
+    const sends = bed.sim.simulator.sends();
     const counts = sendCounts(sends);
     expect(queued.filter((q) => counts.get(sendKey(q)) !== 1)).toEqual([]);
     const report = PLAN.map(({ mps, messages }, n) => {
@@ -102,7 +83,7 @@ describe('send governor, 2 worker processes', () => {
       // a governor that starves numbers (the issue's 90 % holds on an otherwise idle machine).
       expect(r.utilisation, JSON.stringify(r)).toBeGreaterThanOrEqual(0.6);
     }
-    for (const worker of workers) worker.child.kill('SIGTERM');
-    expect((await Promise.all(workers.map((worker) => worker.exited))).map((exit) => exit.code)).toEqual([0, 0]);
+    for (const worker of bed.workers) worker.child.kill('SIGTERM');
+    expect((await Promise.all(bed.workers.map((worker) => worker.exited))).map((exit) => exit.code)).toEqual([0, 0]);
   }, 120_000);
 });

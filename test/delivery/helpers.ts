@@ -8,6 +8,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import type { Db } from '../../src/db/database.js';
 import { connectPhoneNumber, setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
 import { sendMessageBodySchema } from '../../src/outbound/messages.schema.js';
@@ -16,6 +17,7 @@ import { markPhoneNumberReauthRequired } from '../../src/outbound/outbox.reposit
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
 import type { SimulatedSend } from '../../src/simulator/simulator.js';
 import { authenticateApiKey, type Principal } from '../../src/tenancy/tenancy.service.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_APP_SECRET, testCipher, uniqueDigits } from '../helpers/factories.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -258,4 +260,29 @@ export function sendKey(item: { phoneNumberId: string; to: string }): string {
 export async function outboxStates(db: Db): Promise<Record<string, number>> {
   const rows = await db.selectFrom('message_outbox').select(['state', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('state').execute();
   return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
+}
+
+/** What a worker-process test file needs: its database, a send-only simulator, a data dir, and the workers it started. */
+export interface WorkerBed {
+  t: TestDatabase;
+  sim: SimulatorServer;
+  dataDir: Awaited<ReturnType<typeof makeDataDir>>;
+  workers: WorkerProcess[];
+}
+
+/** Registers the file's beforeAll/afterAll: fresh database and simulator before, every worker killed and everything removed after. */
+export function useWorkerBed(poolSize: number): WorkerBed {
+  const bed = { workers: [] } as unknown as WorkerBed;
+  beforeAll(async () => {
+    bed.t = await createTestDatabase(poolSize);
+    bed.sim = await startSendOnlySimulator();
+    bed.dataDir = await makeDataDir();
+  });
+  afterAll(async () => {
+    await killWorkers(bed.workers);
+    await bed.sim?.close();
+    await bed.t?.drop();
+    await bed.dataDir?.remove();
+  });
+  return bed;
 }

@@ -4,49 +4,30 @@
  * finishes the sends in flight and exits 0 within the lease TTL. Another worker then sends the
  * rest, and nothing is sent twice.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulatorServer } from '../../src/simulator/server.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
 import { createTestOrg } from '../helpers/factories.js';
 import {
-  connectNumber, FAST_OUTBOX, killWorkers, makeDataDir, outboxStates, pollUntil, principalOf, queueTemplates, recipient, sendCounts,
-  sendKey, startSendOnlySimulator, startWorker, wahubEnv, type WorkerProcess,
+  connectNumber, FAST_OUTBOX, outboxStates, pollUntil, principalOf, queueTemplates, recipient, sendCounts, sendKey, startWorker, useWorkerBed, wahubEnv,
 } from './helpers.js';
 
 const MPS = 10;
 const MESSAGES = 40;
 const LEASE_TTL_MS = Number(FAST_OUTBOX.OUTBOX_LEASE_TTL_MS);
 
-let t: TestDatabase;
-let sim: SimulatorServer;
-let dataDir: Awaited<ReturnType<typeof makeDataDir>>;
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  t = await createTestDatabase(5);
-  sim = await startSendOnlySimulator();
-  dataDir = await makeDataDir();
-});
-
-afterAll(async () => {
-  await killWorkers(workers);
-  await sim?.close();
-  await t?.drop();
-  await dataDir?.remove();
-});
+const bed = useWorkerBed(5);
 
 describe('wahub serve --role worker, SIGTERM', () => {
   it(`exits 0 within the lease TTL, puts the rows it held back to pending with attempts unchanged, and another worker sends them once`, async () => {
-    const org = await createTestOrg(t.db);
-    const principal = await principalOf(t.db, org.apiKey);
+    const org = await createTestOrg(bed.t.db);
+    const principal = await principalOf(bed.t.db, org.apiKey);
     // A slow number: the worker holds rows for slots up to 2 s ahead, so most of them are still waiting when it stops.
-    const number = await connectNumber(t.db, sim, org.orgId, MPS);
-    const queued = await queueTemplates(t.db, principal, Array.from({ length: MESSAGES }, (_, i) => ({ phoneNumberId: number.phoneNumberId, to: recipient(i) })));
-    const env = wahubEnv({ databaseUrl: t.url, dataDir: dataDir.dir, graphUrl: sim.url, extra: FAST_OUTBOX });
+    const number = await connectNumber(bed.t.db, bed.sim, org.orgId, MPS);
+    const queued = await queueTemplates(bed.t.db, principal, Array.from({ length: MESSAGES }, (_, i) => ({ phoneNumberId: number.phoneNumberId, to: recipient(i) })));
+    const env = wahubEnv({ databaseUrl: bed.t.url, dataDir: bed.dataDir.dir, graphUrl: bed.sim.url, extra: FAST_OUTBOX });
 
-    const first = await startWorker(env, workers);
-    await pollUntil(() => sim.simulator.sends().length >= 5, 'the first worker to send 5 messages', 20_000, 10);
-    const heldBefore = await t.db.selectFrom('message_outbox').select('id').where('state', '=', 'leased').execute();
+    const first = await startWorker(env, bed.workers);
+    await pollUntil(() => bed.sim.simulator.sends().length >= 5, 'the first worker to send 5 messages', 20_000, 10);
+    const heldBefore = await bed.t.db.selectFrom('message_outbox').select('id').where('state', '=', 'leased').execute();
     const stoppingAt = Date.now();
     first.child.kill('SIGTERM');
     const exit = await first.exited;
@@ -55,8 +36,8 @@ describe('wahub serve --role worker, SIGTERM', () => {
     expect(exit, first.output()).toEqual({ code: 0, signal: null });
     expect(stoppedInMs).toBeLessThan(LEASE_TTL_MS);
     expect(heldBefore.length).toBeGreaterThan(0);
-    const afterStop = await t.db.selectFrom('message_outbox').selectAll().execute();
-    const sentByFirst = sim.simulator.sends().length;
+    const afterStop = await bed.t.db.selectFrom('message_outbox').selectAll().execute();
+    const sentByFirst = bed.sim.simulator.sends().length;
     const done = afterStop.filter((row) => row.state === 'done');
     const pending = afterStop.filter((row) => row.state === 'pending');
     // Everything it sent is recorded; everything else is pending again, free and never counted as an attempt.
@@ -67,12 +48,12 @@ describe('wahub serve --role worker, SIGTERM', () => {
     expect(pending.length).toBeGreaterThan(0);
     console.log(`[shutdown] stopped in ${stoppedInMs} ms after ${sentByFirst} sends; ${heldBefore.length} rows held at SIGTERM, ${pending.length} pending after`);
 
-    const second = await startWorker(env, workers);
-    await pollUntil(async () => (await outboxStates(t.db)).done === MESSAGES, 'the second worker to send the rest', 30_000, 50);
+    const second = await startWorker(env, bed.workers);
+    await pollUntil(async () => (await outboxStates(bed.t.db)).done === MESSAGES, 'the second worker to send the rest', 30_000, 50);
 
-    const counts = sendCounts(sim.simulator.sends());
+    const counts = sendCounts(bed.sim.simulator.sends());
     expect(queued.filter((q) => counts.get(sendKey(q)) !== 1)).toEqual([]);
-    expect(sim.simulator.sends()).toHaveLength(MESSAGES);
+    expect(bed.sim.simulator.sends()).toHaveLength(MESSAGES);
     second.child.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
   }, 90_000);
