@@ -9,12 +9,14 @@ import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_delivery_engine.js';
 import * as m0003 from './migrations/0003_onboarding.js';
 import * as m0004 from './migrations/0004_operations.js';
+import * as m0005 from './migrations/0005_domain_events.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_delivery_engine': m0002,
   '0003_onboarding': m0003,
   '0004_operations': m0004,
+  '0005_domain_events': m0005,
 };
 
 function migrator(db: Db): Migrator {

@@ -185,6 +185,8 @@ export interface OutboxEventsTable {
   correlation_id: string | null;
   created_at: Timestamp;
   published_at: NullableTimestamp;
+  /** Commit-ordered position stamped by the relay when it publishes (migration 0005). */
+  stream_position: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface WebhookDeadLettersTable {
