@@ -16,6 +16,7 @@ import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
+import { eventSubscriptionsRoutes } from '../events/subscriptions.routes.js';
 import { requireApiKey } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 
@@ -62,6 +63,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
+    await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher });
     if (options.graph) {
       await api.register(signupRoutes, {
         context: {

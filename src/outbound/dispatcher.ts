@@ -23,6 +23,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
+import { advanceMessageStatusWithEvent, recordMessagesSent, recordReauthRequired } from '../events/event-writer.js';
 import * as messages from '../messages/messages.repository.js';
 import { metrics } from '../ops/metrics.js';
 import type { GraphApiClient, GraphApiError } from '../providers/meta/graph.client.js';
@@ -445,6 +446,7 @@ export class Dispatcher {
       if (kept.size < batch.length) this.options.logger.warn({ lost: batch.length - kept.size }, 'leases lost before completion; another worker owns those rows');
       const mine = batch.filter(({ row }) => kept.has(row.id));
       await messages.recordSentMessages(tx, mine.map(({ row, wamid }) => ({ orgId: row.org_id, messageId: row.message_id, wamid })));
+      await recordMessagesSent(tx, mine.map(({ row }) => ({ orgId: row.org_id, messageId: row.message_id, correlationId: row.correlation_id })));
       const withWamid = mine.filter((sent): sent is Sent & { wamid: string } => sent.wamid !== null)
         .map(({ row, wamid }) => ({ orgId: row.org_id, phoneNumberRef: row.phone_number_ref, wamid, messageId: row.message_id }));
       // Statuses that raced ahead of this commit were parked in pending_statuses; apply them now.
@@ -454,7 +456,7 @@ export class Dispatcher {
       for (const status of pending) {
         const target = withWamid.find((sent) => sent.wamid === status.provider_message_id && sent.phoneNumberRef === status.phone_number_ref);
         if (!target) continue;
-        await messages.advanceMessageStatus(tx, {
+        await advanceMessageStatusWithEvent(tx, { correlationId: null, source: 'worker' }, {
           orgId: target.orgId, messageId: target.messageId, status: status.status, errorCode: status.error_code, errorTitle: status.error_title,
         });
       }
@@ -464,7 +466,9 @@ export class Dispatcher {
   private async park(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.parkOutboxRow(tx, row.id, row.lease_token, error))) return;
-      await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref);
+      if (await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref)) {
+        await recordReauthRequired(tx, { correlationId: row.correlation_id, source: 'worker' }, row.org_id, row.phone_number_ref);
+      }
     });
     log.error({ code: error.code }, 'access token rejected: phone number needs re-authorisation; its messages wait');
   }
@@ -472,7 +476,7 @@ export class Dispatcher {
   private async fail(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.failOutboxRow(tx, row.id, row.lease_token, error))) return;
-      await messages.advanceMessageStatus(tx, {
+      await advanceMessageStatusWithEvent(tx, { correlationId: row.correlation_id, source: 'worker' }, {
         orgId: row.org_id, messageId: row.message_id, status: 'failed', errorCode: error.code, errorTitle: error.title,
       });
     });

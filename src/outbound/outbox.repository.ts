@@ -216,14 +216,18 @@ export async function parkOutboxRow(tx: Tx, id: string, leaseToken: string, last
   return Number(result.numAffectedRows) === 1;
 }
 
-/** Marks a number as needing re-authorisation (Meta error 190); its rows wait until it is active again. */
-export async function markPhoneNumberReauthRequired(db: Executor, phoneNumberRef: string): Promise<void> {
-  await db
+/**
+ * Marks a number as needing re-authorisation (Meta error 190); its rows wait until it is active again.
+ * @returns true when the number was active until now (the caller records the event once)
+ */
+export async function markPhoneNumberReauthRequired(db: Executor, phoneNumberRef: string): Promise<boolean> {
+  const result = await db
     .updateTable('phone_numbers')
     .set({ status: 'reauth_required', updated_at: new Date() })
     .where('id', '=', phoneNumberRef)
     .where('status', '=', 'active')
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Parked rows of a number become pending again (after its token was replaced), and workers are woken. */
