@@ -77,15 +77,18 @@ export async function upsertPhoneNumber(
   return result.rows[0]!;
 }
 
-/** Routing for inbound webhooks: the connected number with this phone_number_id and its WABA id. */
+/**
+ * Routing for inbound webhooks: the connected number with this phone_number_id, its provider and
+ * its WABA id (null for Twilio numbers, which have no WABA).
+ */
 export async function findConnectedPhoneNumber(
   db: Executor,
   phoneNumberId: string,
-): Promise<{ id: string; org_id: string; waba_id: string; status: PhoneNumberRow['status'] } | undefined> {
+): Promise<{ id: string; org_id: string; provider: PhoneNumberRow['provider']; waba_id: string | null; status: PhoneNumberRow['status'] } | undefined> {
   return db
     .selectFrom('phone_numbers')
-    .innerJoin('wabas', (join) => join.onRef('wabas.org_id', '=', 'phone_numbers.org_id').onRef('wabas.id', '=', 'phone_numbers.waba_ref'))
-    .select(['phone_numbers.id', 'phone_numbers.org_id', 'wabas.waba_id', 'phone_numbers.status'])
+    .leftJoin('wabas', (join) => join.onRef('wabas.org_id', '=', 'phone_numbers.org_id').onRef('wabas.id', '=', 'phone_numbers.waba_ref'))
+    .select(['phone_numbers.id', 'phone_numbers.org_id', 'phone_numbers.provider', 'wabas.waba_id', 'phone_numbers.status'])
     .where('phone_numbers.phone_number_id', '=', phoneNumberId)
     .where('phone_numbers.status', '<>', 'disconnected')
     .executeTakeFirst();
