@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
+import { twilioRoutes } from '../inbound/twilio.routes.js';
 import { messagesRoutes } from '../outbound/messages.routes.js';
 import { numbersRoutes } from '../numbers/numbers.routes.js';
 import { observeHttpDurations, opsRoutes } from '../ops/ops.routes.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   isShuttingDown?: () => boolean;
   /** Wakes an in-process dispatcher after a message is queued. */
   onMessageQueued?: () => void;
+  /** `PUBLIC_BASE_URL`: the URL Twilio signs its webhooks with (behind a proxy); undefined = as received. */
+  publicBaseUrl?: string;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -57,6 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(opsRoutes, { db: options.db, loops: options.loops ?? [], isShuttingDown: options.isShuttingDown ?? (() => false) });
 
   await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  await app.register(twilioRoutes, { db: options.db, cipher: options.cipher, publicBaseUrl: options.publicBaseUrl });
   await app.register(async (api) => {
     requireApiKey(api, options.db);
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });

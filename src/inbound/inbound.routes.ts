@@ -16,19 +16,11 @@ import { metrics } from '../ops/metrics.js';
 import { AppError } from '../shared/errors.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
 import { ingestWebhookItems } from './inbound.service.js';
+import { recordIngest } from './ingest.metrics.js';
 
 const RESULT_BY_STATUS: Record<number, string> = {
   200: 'stored', 400: 'invalid_json', 401: 'invalid_signature', 413: 'too_large', 503: 'database_unavailable',
 };
-
-/** Counts what one webhook ingest changed, once it is committed. */
-function recordIngest(summary: Awaited<ReturnType<typeof ingestWebhookItems>>): void {
-  for (const [type, count] of Object.entries(summary.messageTypes)) metrics.inboundMessages.inc({ type }, count);
-  for (const [reason, count] of Object.entries(summary.deadLetterReasons)) metrics.deadLetters.inc({ reason }, count);
-  if (summary.statusesApplied) metrics.statuses.inc({ result: 'applied' }, summary.statusesApplied);
-  if (summary.statusesIgnored) metrics.statuses.inc({ result: 'ignored' }, summary.statusesIgnored);
-  if (summary.statusesPending) metrics.statuses.inc({ result: 'pending' }, summary.statusesPending);
-}
 
 /** Meta payloads are at most 3 MB (PROTOCOL.md §1.2, [M-OVR]). */
 export const META_WEBHOOK_BODY_LIMIT = 3 * 1024 * 1024;
