@@ -16,6 +16,7 @@ import { signupRoutes } from '../onboarding/signup.routes.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
+import type { TwilioSimulator } from '../simulator/simulator.twilio.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
 import { requireApiKey } from './auth.js';
 import { registerErrorHandler } from './errors.js';
@@ -30,6 +31,8 @@ export interface AppOptions {
   graph?: GraphApiClient;
   /** Mounted at `/simulator` in sandbox mode. */
   simulator?: Simulator;
+  /** Mounted at `/simulator/twilio` in sandbox mode. */
+  twilioSimulator?: TwilioSimulator;
   /** Background loops of this process that readiness watches (worker roles). */
   loops?: LoopProbe[];
   /** True once shutdown began: readiness answers 503 so the load balancer drains this process. */
@@ -76,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
+  if (options.twilioSimulator) await app.register(options.twilioSimulator.plugin, { prefix: '/simulator/twilio' });
   return app;
 }
 

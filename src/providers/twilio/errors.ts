@@ -21,6 +21,7 @@ export const TWILIO_ERROR_CODES: Readonly<Record<number, { title: string; class:
   21606: { title: 'The \'From\' phone number is not a valid message-capable number for this account', class: 'permanent', httpStatus: 400 },
   21610: { title: 'Attempt to send to unsubscribed recipient', class: 'permanent', httpStatus: 400 },
   21619: { title: 'A text message body, media URL or content SID must be specified', class: 'permanent', httpStatus: 400 },
+  21655: { title: 'The ContentSid is invalid', class: 'permanent', httpStatus: 400 },
   21656: { title: 'The ContentVariables parameter is invalid', class: 'permanent', httpStatus: 400 },
   30008: { title: 'Unknown error', class: 'retryable', httpStatus: 400 },
   63003: { title: 'Channel could not find To address', class: 'permanent', httpStatus: 400 },
