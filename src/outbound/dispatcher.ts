@@ -430,7 +430,7 @@ export class Dispatcher {
       return;
     }
     const sendStarted = performance.now();
-    const result = await sender.send({
+    const result = await sender.sendMessage({
       from: { phoneNumberId: details.phone_number_id, e164: details.from_e164, accountSid: details.twilio_account_sid },
       credential: token,
       to: details.e164,

@@ -167,5 +167,5 @@ export interface SendRequest {
 /** Sends messages through one provider. Only the outbox dispatcher calls it (SPEC §4). */
 export interface MessageSender {
   /** Never throws for HTTP or network failures: they come back classified. */
-  send(request: SendRequest): Promise<ProviderSendResult>;
+  sendMessage(request: SendRequest): Promise<ProviderSendResult>;
 }

@@ -10,7 +10,7 @@ export class MetaSender implements MessageSender {
   constructor(private readonly graph: GraphApiClient) {}
 
   /** @returns the wamid (null for a read receipt), or Meta's error classified (errors.ts) */
-  async send(input: SendRequest): Promise<ProviderSendResult> {
+  async sendMessage(input: SendRequest): Promise<ProviderSendResult> {
     const result = await this.graph.sendMessage(input.from.phoneNumberId, input.credential, buildMetaSendRequest(input.to, input.message));
     return result.ok ? { ok: true, providerMessageId: result.wamid } : result;
   }

@@ -59,7 +59,7 @@ export class TwilioMessagesClient implements MessageSender {
    * Creates one Message resource.
    * @returns the MessageSid, or a classified error; never throws for HTTP or network failures
    */
-  async send(input: SendRequest): Promise<ProviderSendResult> {
+  async sendMessage(input: SendRequest): Promise<ProviderSendResult> {
     if (!input.from.accountSid) {
       return { ok: false, error: { class: 'permanent', code: null, title: 'Twilio number without an account SID', details: null, httpStatus: null } };
     }
