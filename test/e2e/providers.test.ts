@@ -10,6 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { TwilioMessagesClient } from '../../src/providers/twilio/messages.client.js';
@@ -313,7 +314,7 @@ describe('Twilio sends', () => {
     expect(twilioHarness.sends(s)).toEqual([]);
   });
 
-  it('parks the number when Twilio refuses its credentials (20003)', async () => {
+  it('parks the number when Twilio refuses its credentials (20003), and set-token resumes it', async () => {
     const s = await twilioHarness.setup();
     sim.twilio!.registerSender(s.phoneNumberId.replace(/^whatsapp:/, ''), { account_sid: (s as Setup & { number: { accountSid: string } }).number.accountSid, auth_token: 'rotated-in-console' });
     const id = await queued(s, { from_phone_number_id: s.phoneNumberId, to: `+${customerWaId()}`, type: 'template', template: { name: 'HX0123456789abcdef0123456789abcdef', language: { code: 'en' } } });
@@ -321,5 +322,10 @@ describe('Twilio sends', () => {
     expect((await outboxRow(id)).last_error).toMatchObject({ code: 20003, class: 'reauth' });
     const number = await t.db.selectFrom('phone_numbers').select('status').where('id', '=', s.numberRef).executeTakeFirstOrThrow();
     expect(number.status).toBe('reauth_required');
+
+    const replaced = await setPhoneNumberToken(t.db, testCipher, { orgId: s.org.orgId, phoneNumberId: s.phoneNumberId, accessToken: 'rotated-in-console' });
+    expect(replaced).toEqual({ id: s.numberRef, status: 'active', resumed: 1 });
+    await drive(async () => (await outboxRow(id)).state === 'done', 'sent with the new token');
+    expect(twilioHarness.sends(s)).toHaveLength(1);
   });
 });

@@ -118,6 +118,21 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
     }
   });
 
+  it('verifies over PUBLIC_BASE_URL with a path prefix a proxy strips', async () => {
+    const prefixed = await createTestApp(t.db, { publicBaseUrl: 'https://proxy.example.test/wahub/' });
+    try {
+      const number = await createTwilioNumber(t.db, org.orgId);
+      const params = inboundParams(number, { from: '14155550996' });
+      const signed = await postTwilio(prefixed, { body: encodeForm(params), authToken: number.authToken, baseUrl: 'https://proxy.example.test/wahub' });
+      expect(signed.statusCode).toBe(200);
+      const unprefixed = await postTwilio(prefixed, { body: encodeForm({ ...params, MessageSid: 'SMother' }), authToken: number.authToken, baseUrl: 'https://proxy.example.test' });
+      expect(unprefixed.statusCode).toBe(403);
+      expect(await inbound(params.MessageSid!)).toHaveLength(1);
+    } finally {
+      await prefixed.close();
+    }
+  });
+
   it('refuses a body that is not form-encoded with 415', async () => {
     const response = await app.inject({ method: 'POST', url: '/webhooks/twilio', payload: '{}', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(415);
@@ -159,6 +174,19 @@ describe('POST /webhooks/twilio message content', () => {
     const row = await deliver({ MessageType: 'poll' });
     expect(row).toMatchObject({ type: 'unsupported', content: { unsupported_type: 'poll', errors: [] } });
     expect(row.raw).toMatchObject({ MessageType: 'poll' });
+  });
+});
+
+describe('POST /webhooks/twilio under concurrency', () => {
+  it('stores one message, contact and thread when the same webhook arrives 20 times at once', async () => {
+    const number = await createTwilioNumber(t.db, org.orgId);
+    const params = inboundParams(number, { from: '14155550995', body: 'once' });
+    const responses = await Promise.all(Array.from({ length: 20 }, () => postTwilio(app, { body: encodeForm(params), authToken: number.authToken })));
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
+    expect(await inbound(params.MessageSid!)).toHaveLength(1);
+    expect(await t.db.selectFrom('contacts').select('id').where('org_id', '=', org.orgId).where('e164', '=', '+14155550995').execute()).toHaveLength(1);
+    const threads = await t.db.selectFrom('threads').select('id').where('phone_number_ref', '=', number.id).execute();
+    expect(threads).toHaveLength(1);
   });
 });
 
