@@ -29,6 +29,7 @@ function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): voi
       `  curl -s -X POST ${hub.url}/simulator/_simulator/inbound -H 'Content-Type: application/json' \\`,
       `    -d '{"phone_number_id":"${hub.demo.phone_number_id}","from":"14155550123","profile_name":"Maya","text":"Hi!"}'`,
       `List threads:  curl -s ${hub.url}/v1/threads -H 'Authorization: Bearer ${hub.demo.api_key}'`,
+      `Twilio numbers (number add --provider twilio) run against the Twilio simulator at ${hub.url}/simulator/twilio.`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
