@@ -15,15 +15,15 @@
  * Callbacks are retried on non-200 (5 tries, 100 ms doubling), like a Twilio webhook with a retry
  * connection override (`#rc=5` [TW-CONN]).
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { TWILIO_ERROR_CODES } from '../providers/twilio/errors.js';
-import { CONTENT_SID_PATTERN } from '../providers/twilio/send.request.js';
 import { computeTwilioSignature } from '../providers/twilio/signature.js';
 import { parseTwilioForm, param } from '../providers/twilio/webhook.parser.js';
 import type { SimulatorDelays } from './simulator.js';
+import {
+  callbackParams, inboundMessageParams, messageResource, messageSid, twilioError, validateMessageForm, type Reply, type TwilioSimulatedSend,
+} from './simulator.twilio.protocol.js';
 import { silentLogger, Timers, type SimulatorLogger, type WebhookRetry } from './simulator.webhooks.js';
 
 export interface TwilioSimulatorOptions {
@@ -37,7 +37,8 @@ export interface TwilioSimulatorOptions {
   logger?: SimulatorLogger;
 }
 
-const ADDRESS = /^whatsapp:\+[1-9][0-9]{6,14}$/;
+export type { TwilioSimulatedSend } from './simulator.twilio.protocol.js';
+
 const e164 = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be E.164 (+ and digits)');
 
 const senderInput = z.strictObject({
@@ -76,18 +77,6 @@ const inboundInput = z.strictObject({
 /** Body of `POST /_simulator/inbound`. */
 export type TwilioInboundInput = z.infer<typeof inboundInput>;
 
-/** One accepted Messages API call. `at` is epoch ms. */
-export interface TwilioSimulatedSend {
-  account_sid: string;
-  sid: string;
-  /** `whatsapp:+E164` as sent. */
-  from: string;
-  to: string;
-  /** Every form parameter received (`MediaUrl` repeated as an array). */
-  params: Record<string, string | string[]>;
-  at: number;
-}
-
 export interface TwilioSimulator {
   /** Mount with `app.register(sim.plugin, { prefix: '/simulator/twilio' })`; that prefix is then the Twilio API base URL. */
   plugin: FastifyPluginAsync;
@@ -110,7 +99,6 @@ export class TwilioSimulatorInputError extends Error {
 }
 
 type Failure = z.output<typeof failureInput>;
-type Reply = { statusCode: number; body: unknown };
 
 function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input);
@@ -118,16 +106,6 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
     throw new TwilioSimulatorInputError(result.error.issues.map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ` : '') + i.message).join('; '));
   }
   return result.data;
-}
-
-/** A Twilio REST error body [Twilio "Twilio's response"]. */
-export function twilioError(code: number, message?: string, httpStatus?: number): Reply {
-  const status = httpStatus ?? TWILIO_ERROR_CODES[code]?.httpStatus ?? 400;
-  return { statusCode: status, body: { code, message: message ?? TWILIO_ERROR_CODES[code]?.title ?? 'Error', more_info: `https://www.twilio.com/docs/errors/${code}`, status } };
-}
-
-function sid(prefix: 'SM' | 'MM'): string {
-  return `${prefix}${randomBytes(16).toString('hex')}`;
 }
 
 export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSimulator {
@@ -180,16 +158,6 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
     return failure;
   }
 
-  /** Status callback parameters in the order Twilio sends them (PROTOCOL.md §8.2). */
-  function callbackParams(send: TwilioSimulatedSend, status: string, errorCode?: number): Array<[string, string]> {
-    return [
-      ...(errorCode === undefined ? [] : [['ErrorCode', String(errorCode)] as [string, string]]),
-      ['SmsSid', send.sid], ['SmsStatus', status], ['MessageStatus', status], ['ChannelToAddress', send.to.replace(/^whatsapp:/, '')],
-      ['To', send.to], ['ChannelPrefix', 'whatsapp'], ['MessageSid', send.sid], ['AccountSid', send.account_sid], ['StructuredMessage', 'false'],
-      ['From', send.from], ['ApiVersion', '2010-04-01'], ['ChannelInstallSid', `XE${randomBytes(16).toString('hex')}`],
-    ];
-  }
-
   function runLifecycle(send: TwilioSimulatedSend, callbackUrl: string, authToken: string, failure: Failure | undefined): void {
     if (options.statusCallbacks === false) return;
     const steps: Array<{ delayMs: number; status: string; errorCode?: number }> = failure
@@ -214,35 +182,11 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
     return { authToken: account.authToken };
   }
 
-  /** Validates a Messages API form like Twilio; returns the error reply, or null when acceptable. */
-  function validate(accountSid: string, params: Record<string, string | string[]>): Reply | null {
-    const from = param(params, 'From') ?? '';
-    const to = param(params, 'To') ?? '';
-    if (!ADDRESS.test(to)) return twilioError(21211, `Invalid 'To' Phone Number: ${to.slice(0, 40)}`);
-    if (senders.get(from)?.accountSid !== accountSid) return twilioError(63007, `Twilio could not find a Channel with the specified From address: ${from.slice(0, 40)}`);
-    const contentSid = param(params, 'ContentSid');
-    if (contentSid !== undefined && !CONTENT_SID_PATTERN.test(contentSid)) return twilioError(21655);
-    const variables = param(params, 'ContentVariables');
-    if (variables !== undefined) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(variables);
-      } catch {
-        parsed = null;
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) return twilioError(21656);
-    }
-    if (!param(params, 'Body') && !param(params, 'MediaUrl') && !contentSid) return twilioError(21619);
-    const callback = param(params, 'StatusCallback');
-    if (callback !== undefined && !/^https?:\/\//.test(callback)) return twilioError(21609, 'Invalid StatusCallback URL');
-    return null;
-  }
-
   function handleCreate(accountSid: string, authorization: string | undefined, body: string): Reply {
     const auth = authorise(accountSid, authorization);
     if ('statusCode' in auth) return auth;
     const params = parseTwilioForm(body);
-    const invalid = validate(accountSid, params);
+    const invalid = validateMessageForm(accountSid, params, (from) => senders.get(from)?.accountSid);
     if (invalid) return invalid;
     const from = param(params, 'From')!;
     const to = param(params, 'To')!;
@@ -252,20 +196,11 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
       return twilioError(failure.code, undefined, failure.http_status);
     }
     const media = params.MediaUrl;
-    const send: TwilioSimulatedSend = { account_sid: accountSid, sid: sid(media ? 'MM' : 'SM'), from, to, params, at: Date.now() };
+    const send: TwilioSimulatedSend = { account_sid: accountSid, sid: messageSid(media ? 'MM' : 'SM'), from, to, params, at: Date.now() };
     sent.push(send);
     const callback = param(params, 'StatusCallback');
     if (callback) runLifecycle(send, callback, auth.authToken, failure);
-    const now = new Date().toUTCString();
-    return {
-      statusCode: 201,
-      body: {
-        sid: send.sid, account_sid: accountSid, from, to, body: param(params, 'Body') ?? '', status: 'queued', direction: 'outbound-api',
-        api_version: '2010-04-01', num_segments: '1', num_media: String(Array.isArray(media) ? media.length : media ? 1 : 0), price: null, price_unit: null,
-        error_code: null, error_message: null, messaging_service_sid: null, date_created: now, date_updated: now, date_sent: null,
-        uri: `/2010-04-01/Accounts/${accountSid}/Messages/${send.sid}.json`, subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${send.sid}/Media.json` },
-      },
-    };
+    return { statusCode: 201, body: messageResource(send) };
   }
 
   const simulator: TwilioSimulator = {
@@ -282,14 +217,10 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
       const to = `whatsapp:${i.to}`;
       const account = senders.get(to);
       if (!account) throw new TwilioSimulatorInputError(`unknown sender '${i.to}'`, 404);
-      const messageSid = sid(i.params?.MediaUrl0 ? 'MM' : 'SM');
-      // Parameter order as Twilio sends it (PROTOCOL.md §8.2, fixtures/twilio/inbound_text.txt).
-      const base: Record<string, string> = {
-        SmsMessageSid: messageSid, NumMedia: '0', ProfileName: i.profile_name ?? 'Simulated Customer', MessageType: 'text', SmsSid: messageSid,
-        WaId: i.from, SmsStatus: 'received', Body: i.text ?? '', To: to, NumSegments: '1', ReferralNumMedia: '0', MessageSid: messageSid,
-        AccountSid: account.accountSid, From: `whatsapp:+${i.from}`, ApiVersion: '2010-04-01',
-      };
-      const params = Object.entries({ ...base, ...i.params });
+      const params = inboundMessageParams({
+        sid: messageSid(i.params?.MediaUrl0 ? 'MM' : 'SM'), to, from: i.from, accountSid: account.accountSid,
+        profileName: i.profile_name ?? 'Simulated Customer', text: i.text ?? '', extra: i.params,
+      });
       const status = await track(postSigned(options.inboundWebhookUrl, params, account.authToken));
       return { sid: params.find(([k]) => k === 'MessageSid')![1], status };
     },

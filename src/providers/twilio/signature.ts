@@ -29,6 +29,13 @@ function sortedNames(params: TwilioParams): string[] {
   return Object.keys(params).sort();
 }
 
+/** HMAC-SHA1 over the URL exactly as given (no WHATWG normalisation, which would drop `:443`). */
+function signatureOver(authToken: string, url: string, params: TwilioParams): string {
+  let data = url;
+  for (const name of sortedNames(params)) data += paramData(name, params[name]!);
+  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
+}
+
 /**
  * Computes the signature Twilio sends for a request.
  * @param authToken the account's Auth Token (the HMAC key)
@@ -38,9 +45,7 @@ function sortedNames(params: TwilioParams): string[] {
  * @throws TypeError when `url` is not an absolute URL
  */
 export function computeTwilioSignature(authToken: string, url: string, params: TwilioParams): string {
-  let data = new URL(url).toString();
-  for (const name of sortedNames(params)) data += paramData(name, params[name]!);
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
+  return signatureOver(authToken, new URL(url).toString(), params);
 }
 
 /** The URL with its port made explicit (`:443`/`:80` when it had none), and without any port. */
@@ -64,12 +69,6 @@ function sameSignature(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** HMAC-SHA1 over the URL exactly as given (no WHATWG normalisation, which would drop `:443`). */
-function signatureOver(authToken: string, url: string, params: TwilioParams): string {
-  let data = url;
-  for (const name of sortedNames(params)) data += paramData(name, params[name]!);
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
-}
 
 /**
  * Verifies `X-Twilio-Signature` in constant time, accepting the URL with or without its port as
