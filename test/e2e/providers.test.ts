@@ -14,7 +14,7 @@ import { setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { TwilioMessagesClient } from '../../src/providers/twilio/messages.client.js';
-import type { ProviderName } from '../../src/providers/types.js';
+import type { MessageSender, ProviderName } from '../../src/providers/types.js';
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
 import { bearer, customerWaId, waitFor } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -312,6 +312,33 @@ describe('Twilio sends', () => {
     expect((await messageRow(reaction)).error_title).toBe('reaction messages cannot be sent through Twilio\'s Messages API');
     expect((await messageRow(metaTemplate)).error_title).toMatch(/Content SID/);
     expect(twilioHarness.sends(s)).toEqual([]);
+  });
+
+  it('ends at read when every status callback arrives before the MessageSid is recorded', async () => {
+    // The real send happens; the sender then holds the result until the hub has parked all three
+    // callbacks in pending_statuses, so the dispatcher records the SID strictly after them.
+    const pending = async (sid: string) => (await t.db.selectFrom('pending_statuses').select('status').where('provider_message_id', '=', sid).execute()).length;
+    const statusesFirst: MessageSender = {
+      async sendMessage(request) {
+        const result = await twilio.sendMessage(request);
+        if (result.ok && result.providerMessageId) {
+          const sid = result.providerMessageId;
+          await waitFor(async () => (await pending(sid)) === 3, 'sent, delivered and read parked as pending');
+        }
+        return result;
+      },
+    };
+    const racing = new Dispatcher({
+      db: t.db, cipher: testCipher, graph, twilio: statusesFirst, logger: silentLogger, leaseTtlMs: 60_000, batchSize: 10, pollIntervalMs: 20, maxAttempts: 3, retryBaseMs: 10,
+    });
+    const s = await twilioHarness.setup();
+    const threadId = await threadOf(s, await twilioHarness.customerWrites(s, customerWaId(), 'hi'));
+    const id = await queued(s, { thread_id: threadId, type: 'text', text: { body: 'racing' } });
+
+    expect(await racing.runOnce()).toBe(1);
+    const [sid] = twilioHarness.sends(s);
+    expect(await messageRow(id)).toMatchObject({ status: 'read', provider_message_id: sid });
+    expect(await pending(sid!)).toBe(0);
   });
 
   it('parks the number when Twilio refuses its credentials (20003), and set-token resumes it', async () => {
