@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, buildOpsApp } from './http/app.js';
+import { buildApp, buildOpsApp, OTP_KEY_LABEL } from './http/app.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
@@ -18,6 +18,7 @@ import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
 import { EventRelay } from './events/relay.js';
 import { purgePublishedEvents } from './events/retention.js';
+import { cleanUpOtps } from './endusers/otp.service.js';
 import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -59,6 +60,7 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
   const { db, config } = runtime;
   return [
     { name: 'event_retention', run: async () => ({ deleted: await purgePublishedEvents(db, config.events.retentionDays) }) },
+    { name: 'otp_clean_up', run: () => cleanUpOtps(db) },
   ];
 }
 
@@ -173,6 +175,9 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
           embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
+        otp: {
+          hashKey: config.otp.hashKey ?? cipher.deriveKey(OTP_KEY_LABEL), templateName: config.otp.templateName, templateLanguage: config.otp.templateLanguage,
+        },
         loops,
         isShuttingDown: () => shuttingDown,
       });

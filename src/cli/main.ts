@@ -10,6 +10,7 @@ import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
 import { registerAdminCommands } from './admin.commands.js';
+import { registerEndUserCommands } from './endusers.commands.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 import { simulatorCommand } from './simulator.command.js';
 
@@ -86,9 +87,8 @@ program
     }
   });
 
-program
-  .command('org')
-  .description('organizations')
+const org = program.command('org').description('organizations');
+org
   .command('create')
   .requiredOption('--name <name>', 'organization name')
   .option('--json', 'print JSON')
@@ -179,6 +179,7 @@ number
   });
 
 registerAdminCommands(program, number);
+registerEndUserCommands(program, org);
 program.addCommand(simulatorCommand(print, fail));
 
 await program.parseAsync(process.argv);
