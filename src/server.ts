@@ -19,6 +19,7 @@ import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher
 import { EventRelay } from './events/relay.js';
 import { purgePublishedEvents } from './events/retention.js';
 import { cleanUpOtps } from './endusers/otp.service.js';
+import { purgeInactiveClients } from './clients/retention.service.js';
 import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -61,6 +62,13 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
   return [
     { name: 'event_retention', run: async () => ({ deleted: await purgePublishedEvents(db, config.events.retentionDays) }) },
     { name: 'otp_clean_up', run: () => cleanUpOtps(db) },
+    ...(config.maintenance.inactiveDays === undefined ? [] : [{
+      name: 'client_retention',
+      run: async () => ({ ...(await purgeInactiveClients(db, {
+        inactiveDays: config.maintenance.inactiveDays!, logger: runtime.logger, source: 'worker',
+        onProgress: (progress) => runtime.logger.info({ job: 'client_retention', ...progress }, 'client retention progress'),
+      })) }),
+    }]),
   ];
 }
 
