@@ -134,6 +134,40 @@ describe('EventRelay without NATS', () => {
     }
   });
 
+  it('never lets a reader resuming from its last stream position miss an event, while four relays publish concurrently', async () => {
+    const org = await createTestOrg(t.db);
+    const total = 300;
+    const events: NewEvent[] = Array.from({ length: total }, (_, n) => ({
+      orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type: 'contact.created' as const, payload: { n }, correlationId: null,
+    }));
+    await withTransaction(t.db, (tx) => insertEvents(tx, events));
+    // A slow publisher keeps relay transactions open and overlapping, so commits interleave.
+    const publisher: EventPublisher = {
+      publish: async () => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
+        return { duplicate: false };
+      },
+      close: async () => undefined,
+    };
+    const seen: string[] = [];
+    let last = '0';
+    let publishing = true;
+    const reader = (async () => {
+      while (publishing || seen.length < total) {
+        const batch = await readEventStream(t.db, org.orgId, last, 50);
+        for (const event of batch) seen.push(event.id);
+        if (batch.length > 0) last = batch.at(-1)!.position;
+        else if (!publishing) break;
+      }
+    })();
+    await Promise.all(Array.from({ length: 4 }, () => relay({ publisher, batchSize: 10 }).drain()));
+    await relay({ publisher }).drain();
+    publishing = false;
+    await reader;
+    expect(seen.length).toBe(total);
+    expect(new Set(seen).size).toBe(total);
+  });
+
   it('publishes nothing of an aggregate whose publish failed, and resumes in order on the next round', async () => {
     const org = await createTestOrg(t.db);
     const aggregateId = crypto.randomUUID();
