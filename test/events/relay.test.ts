@@ -279,7 +279,8 @@ describe('event retention', () => {
       orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type: type as NewEvent['type'], payload: {}, correlationId: null,
     }))));
     await relay().drain();
-    await deliverer({ retryBaseMs: 60_000, retryMaxMs: 60_000 }).runOnce();
+    // The next attempt is due in ~10 s, well inside the 60 s window of this deliverer: it stays pending.
+    await deliverer({ retryBaseMs: 10_000, retryMaxMs: 10_000 }).runOnce();
     expect(await deliveryStates(id)).toEqual(['pending']);
     await withTransaction(t.db, (tx) => insertEvents(tx, [{
       orgId: org.orgId, aggregateType: 'contact', aggregateId: crypto.randomUUID(), type: 'contact.created', payload: {}, correlationId: null,
