@@ -116,7 +116,8 @@ function localUrl(host: string, port: number): string {
 
 /**
  * Starts wahub.
- * @param role `api` serves HTTP, `worker` runs the dispatcher, `all` both
+ * @param role `api` serves HTTP; `worker` runs the dispatcher, the event relay and deliverer and the
+ *   maintenance jobs; `all` both
  */
 export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env): Promise<Hub> {
   const runtime = await openRuntime({ env });

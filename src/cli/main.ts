@@ -39,7 +39,7 @@ const program = new Command('wahub').description('WhatsApp Business messaging hu
 
 program
   .command('serve')
-  .description('run the hub (HTTP API and/or outbox dispatcher)')
+  .description('run the hub (HTTP API and/or the worker: outbox dispatcher, event relay, scheduled jobs)')
   .addOption(new Option('--role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
   .option('--json', 'print the startup summary as JSON')
   .action(async (options: JsonFlag & { role: Role }) => {
