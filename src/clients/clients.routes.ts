@@ -34,6 +34,6 @@ export async function clientsRoutes(app: FastifyInstance, options: { db: Db }): 
   });
 
   app.delete<{ Params: { id: string } }>('/v1/clients/:id', async (request) => {
-    return eraseClient(db, requireAdmin(request), requireUuid(request.params.id, 'client'), { correlationId: request.id, source: 'api' });
+    return (await eraseClient(db, requireAdmin(request), requireUuid(request.params.id, 'client'), { correlationId: request.id, source: 'api' }))!;
   });
 }

@@ -132,6 +132,15 @@ export async function listInactiveClients(db: Executor, cutoff: Date, afterId: s
   return result.rows;
 }
 
+/** True when the client showed a sign of life since `cutoff` (see listInactiveClients); call under the client's lock. */
+export async function isClientActiveSince(db: Executor, orgId: string, clientId: string, cutoff: Date): Promise<boolean> {
+  const result = await sql<{ active: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = ${orgId} AND k.client_id = ${clientId} AND k.last_active_at >= ${cutoff})
+        OR EXISTS (SELECT 1 FROM contacts k JOIN threads t ON t.org_id = k.org_id AND t.contact_id = k.id
+                   WHERE k.org_id = ${orgId} AND k.client_id = ${clientId} AND t.last_message_at >= ${cutoff}) AS active`.execute(db);
+  return result.rows[0]!.active;
+}
+
 export async function countInactiveClients(db: Executor, cutoff: Date): Promise<number> {
   const result = await sql<{ n: string }>`
     SELECT count(*) AS n FROM clients c

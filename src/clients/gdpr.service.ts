@@ -57,13 +57,18 @@ export interface ErasureResult {
 
 /**
  * Erases a client and everything about it in one transaction, leaving the `client.erased` tombstone.
+ * @param options.onlyIfInactiveSince retention: re-checked under the client's lock, so a client
+ *   that wrote after it was listed as inactive is kept (the result is then undefined)
  * @throws AppError not_found
  */
-export async function eraseClient(db: Db, orgId: string, clientId: string, events: EventContext): Promise<ErasureResult> {
+export async function eraseClient(
+  db: Db, orgId: string, clientId: string, events: EventContext, options: { onlyIfInactiveSince?: Date } = {},
+): Promise<ErasureResult | undefined> {
   return withTransaction(db, async (tx) => {
     const client = await repo.lockClient(tx, orgId, clientId);
     if (!client) throw notFound('client');
     const contacts = await repo.listClientContacts(tx, orgId, clientId, true);
+    if (options.onlyIfInactiveSince && (await repo.isClientActiveSince(tx, orgId, clientId, options.onlyIfInactiveSince))) return undefined;
     const contactIds = contacts.map((c) => c.id);
     const threadIds = (await repo.listThreadsOfContacts(tx, orgId, contactIds)).map((t) => t.id);
     const messageIds = await repo.listMessageIdsOfThreads(tx, orgId, threadIds);

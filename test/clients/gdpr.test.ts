@@ -6,6 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eraseClient } from '../../src/clients/gdpr.service.js';
+import { purgeInactiveClients } from '../../src/clients/retention.service.js';
 import { EventRelay } from '../../src/events/relay.js';
 import { bearer, customerWaId, deliverInbound, inboundWamid } from '../helpers/api.js';
 import { runWahub } from '../helpers/cli.js';
@@ -131,6 +133,47 @@ describe('GET /v1/clients/{id}/export and DELETE /v1/clients/{id}', () => {
     expect(refused.statusCode).toBe(403);
     expect(refused.json()).toMatchObject({ error: { code: 'forbidden' } });
     expect((await call(org, 'GET', `/v1/clients/${customer.clientId}/export`)).statusCode).toBe(200);
+  });
+});
+
+describe('erasure and retention under concurrency', () => {
+  it('erases a client while its customer keeps writing: every webhook is stored (under a new client when it came after), nothing is orphaned', async () => {
+    const org = await createTestOrg(t.db);
+    const number = await createTestNumber(t.db, org.orgId);
+    const customer = await richCustomer(org, number);
+    const webhooks = Array.from({ length: 10 }, () => deliverInbound(app, t.db, number, { from: customer.from }));
+    const erase = call(org, 'DELETE', `/v1/clients/${customer.clientId}`);
+    const [erased, ...stored] = await Promise.all([erase, ...webhooks]);
+    expect(erased!.statusCode).toBe(200);
+    expect(stored.length).toBe(10);
+    expect(await t.db.selectFrom('clients').select('id').where('id', '=', customer.clientId).execute()).toEqual([]);
+    expect(await t.db.selectFrom('contacts').select('id').where('id', '=', customer.contactId).execute()).toEqual([]);
+    // Messages that committed before the erasure went with it; those after it live under a new contact.
+    const survivors = await t.db.selectFrom('messages').innerJoin('threads', 'threads.id', 'messages.thread_id')
+      .innerJoin('contacts', 'contacts.id', 'threads.contact_id').select(['contacts.client_id'])
+      .where('messages.provider_message_id', 'in', stored.map((s) => s.wamid)).execute();
+    expect(survivors.every((row) => row.client_id !== customer.clientId)).toBe(true);
+  });
+
+  it('keeps a client that became active after it was listed, and two concurrent runs erase each client once', async () => {
+    const org = await createTestOrg(t.db);
+    const number = await createTestNumber(t.db, org.orgId);
+    const active = await richCustomer(org, number);
+    const cutoff = new Date(Date.now() - 30 * 24 * 60 * 60 * 1000);
+    expect(await eraseClient(t.db, org.orgId, active.clientId, { correlationId: null, source: 'cli' }, { onlyIfInactiveSince: cutoff })).toBeUndefined();
+    expect(await t.db.selectFrom('clients').select('id').where('id', '=', active.clientId).execute()).toEqual([{ id: active.clientId }]);
+
+    const old = [await richCustomer(org, number), await richCustomer(org, number), await richCustomer(org, number), await richCustomer(org, number)];
+    const oldClients = old.map((c) => c.clientId);
+    await sql`UPDATE clients SET created_at = now() - interval '40 days' WHERE id = ANY(${oldClients}::uuid[])`.execute(t.db);
+    await sql`UPDATE contacts SET last_active_at = now() - interval '40 days' WHERE client_id = ANY(${oldClients}::uuid[])`.execute(t.db);
+    await sql`UPDATE threads SET last_message_at = now() - interval '40 days'
+              WHERE contact_id IN (SELECT id FROM contacts WHERE client_id = ANY(${oldClients}::uuid[]))`.execute(t.db);
+    const runs = await Promise.all([purgeInactiveClients(t.db, { inactiveDays: 30, batchSize: 1 }), purgeInactiveClients(t.db, { inactiveDays: 30, batchSize: 1 })]);
+    expect(runs.map((r) => r.failed)).toEqual([0, 0]);
+    expect(runs[0]!.erased + runs[1]!.erased).toBe(4);
+    const tombstones = await t.db.selectFrom('outbox_events').select('aggregate_id').where('event_type', '=', 'client.erased').where('aggregate_id', 'in', oldClients).execute();
+    expect(tombstones.length).toBe(4);
   });
 });
 
