@@ -1,7 +1,8 @@
 /**
  * Client preferences: notifications on/off, language (BCP 47, canonicalised with
  * `Intl.getCanonicalLocales`), IANA time zone (checked with `Intl.DateTimeFormat`) and free custom
- * JSON. Defaults: notifications on, `en-GB`, `Europe/London`, `{}`.
+ * JSON. Defaults: notifications on, `en-GB`, `Europe/London`, `{}`. The row is created with the
+ * client (contacts.repository.ts upsertContact); PATCH upserts, for clients older than that.
  */
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
@@ -66,7 +67,7 @@ function present(clientId: string, row: Awaited<ReturnType<typeof repo.findPrefe
   };
 }
 
-/** A client's preferences (defaults when never changed). @throws AppError not_found */
+/** A client's preferences (the defaults for a client created before preferences existed). @throws AppError not_found */
 export async function getPreferences(db: Db, orgId: string, clientId: string): Promise<PreferencesJson> {
   if (!(await repo.clientExists(db, orgId, clientId))) throw notFound('client');
   return present(clientId, await repo.findPreferences(db, orgId, clientId));

@@ -111,13 +111,15 @@ describe('blocking', () => {
 });
 
 describe('GET/PATCH /v1/clients/{id}/preferences', () => {
-  it('starts with the defaults, validates language tags and IANA time zones, and keeps one row per client', async () => {
+  it('creates one row per client with the defaults, validates language tags and IANA time zones, and keeps one row per client', async () => {
     const { org, customer } = await setUp();
     const url = `/v1/clients/${customer.clientId}/preferences`;
     const defaults = await capturing.app.inject({ method: 'GET', url, headers: bearer(org.apiKey) });
     expect(defaults.json()).toEqual({
-      client_id: customer.clientId, notifications_enabled: true, language: 'en-GB', timezone: 'Europe/London', custom: {}, updated_at: null,
+      client_id: customer.clientId, notifications_enabled: true, language: 'en-GB', timezone: 'Europe/London', custom: {}, updated_at: expect.any(String),
     });
+    // The row exists from the moment the client was created (first inbound message).
+    expect((await t.db.selectFrom('client_preferences').select('client_id').where('client_id', '=', customer.clientId).execute()).length).toBe(1);
     const patch = (payload: unknown) => capturing.app.inject({ method: 'PATCH', url, headers: bearer(org.apiKey), payload: payload as Record<string, unknown> });
 
     const changed = await patch({ language: 'pt-br', timezone: 'America/Sao_Paulo', custom: { vip: true } });
