@@ -18,7 +18,7 @@ import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
 import { EventRelay } from './events/relay.js';
 import { purgePublishedEvents } from './events/retention.js';
-import { cleanUpOtps } from './endusers/otp.service.js';
+import { cleanUpOtps, failExpiredOtpMessages } from './endusers/otp.service.js';
 import { purgeInactiveClients } from './clients/retention.service.js';
 import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
 
@@ -50,6 +50,9 @@ async function freePort(host: string): Promise<number> {
 function dispatcherProbe(dispatcher: Dispatcher, pollIntervalMs: number): LoopProbe {
   return { name: 'dispatcher', lastTickAt: () => dispatcher.lastTickAt, maxSilenceMs: Math.max(5_000, pollIntervalMs * 10) };
 }
+
+/** Period of the OTP expiry job, ms. */
+const OTP_EXPIRY_INTERVAL_MS = 60_000;
 
 /** Readiness of the event relay loop. */
 function relayProbe(relay: EventRelay, pollIntervalMs: number): LoopProbe {
@@ -93,15 +96,21 @@ async function startEventWorkers(runtime: Runtime) {
     pollIntervalMs: config.events.pollIntervalMs, onDeliveries: () => deliverer.notify(),
   });
   const maintenance = new MaintenanceScheduler({ jobs: maintenanceJobs(runtime), intervalMs: config.maintenance.intervalMs, logger: logger.child({ component: 'maintenance' }) });
+  // OTP codes live 10 minutes: an expired code still waiting in the outbox is failed within a minute.
+  const otpExpiry = new MaintenanceScheduler({
+    jobs: [{ name: 'otp_expiry', run: async () => ({ failed: await failExpiredOtpMessages(db) }) }], intervalMs: OTP_EXPIRY_INTERVAL_MS, logger: logger.child({ component: 'maintenance' }),
+  });
   return {
     relay,
     start: () => {
       relay.start();
       deliverer.start();
       maintenance.start();
+      otpExpiry.start();
     },
     stop: async () => {
       await maintenance.stop();
+      await otpExpiry.stop();
       await relay.stop();
       await deliverer.stop();
       await publisher?.close();

@@ -192,3 +192,25 @@ export async function updateOrganizationOtpTemplate(db: Executor, orgId: string,
   const result = await db.updateTable('organizations').set({ otp_template_name: name, otp_template_language: language }).where('id', '=', orgId).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/**
+ * Fails the outbox rows of OTP messages whose code expired before they were sent (waiting, or
+ * parked behind a number that needs re-authorisation): a code must never arrive after it expired.
+ * Rows a worker holds (leased) are left alone; SKIP LOCKED keeps clear of a concurrent claim.
+ * @returns the messages whose rows were failed
+ */
+export async function failExpiredOtpSends(tx: Tx, limit: number): Promise<Array<{ org_id: string; message_id: string }>> {
+  const result = await sql<{ org_id: string; message_id: string }>`
+    WITH expired AS (
+      SELECT o.id FROM otp_challenges c
+      JOIN message_outbox o ON o.org_id = c.org_id AND o.message_id = c.message_id
+      WHERE c.expires_at < now() AND o.state IN ('pending', 'parked')
+      LIMIT ${limit}
+      FOR UPDATE OF o SKIP LOCKED
+    )
+    UPDATE message_outbox o SET state = 'failed', completed_at = now(),
+      last_error = '{"class":"otp_expired","title":"the one-time passcode expired before it was sent"}'::jsonb
+    FROM expired WHERE o.id = expired.id AND o.state IN ('pending', 'parked')
+    RETURNING o.org_id, o.message_id`.execute(tx);
+  return result.rows;
+}

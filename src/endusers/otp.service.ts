@@ -13,7 +13,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { type EventContext, recordConversationStarted, recordEvent, recordMessageQueued } from '../events/event-writer.js';
+import {
+  advanceMessageStatusWithEvent, type EventContext, recordConversationStarted, recordEvent, recordMessageQueued,
+} from '../events/event-writer.js';
 import * as messages from '../messages/messages.repository.js';
 import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js';
 import { insertOutboxRow } from '../outbound/outbox.repository.js';
@@ -153,4 +155,29 @@ export async function cleanUpOtps(db: Db, batchSize = 1_000): Promise<{ redacted
   const before = new Date(Date.now() - 24 * 60 * 60_000);
   for (let n = batchSize; n === batchSize; deleted += n) n = await repo.deleteEndedChallenges(db, before, batchSize);
   return { redacted, deleted };
+}
+
+/** Error title of an OTP message failed because its code expired before it could be sent. */
+export const OTP_EXPIRED_UNSENT_TITLE = 'one-time passcode expired before it was sent';
+
+/**
+ * OTP expiry job (worker, every minute): fails the outbox rows of OTP messages whose code expired
+ * unsent — the message becomes `failed` (`message.failed`) — so a code is never delivered after
+ * its expiry (PROTOCOL.md §6: TTL ≤ the code's expiry). @returns messages failed
+ */
+export async function failExpiredOtpMessages(db: Db, batchSize = 500): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const failed = await withTransaction(db, async (tx) => {
+      const rows = await repo.failExpiredOtpSends(tx, batchSize);
+      for (const row of rows) {
+        await advanceMessageStatusWithEvent(tx, { correlationId: null, source: 'worker' }, {
+          orgId: row.org_id, messageId: row.message_id, status: 'failed', errorCode: null, errorTitle: OTP_EXPIRED_UNSENT_TITLE,
+        });
+      }
+      return rows.length;
+    });
+    total += failed;
+    if (failed < batchSize) return total;
+  }
 }

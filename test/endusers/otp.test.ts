@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUpOtps } from '../../src/endusers/otp.service.js';
+import { cleanUpOtps, failExpiredOtpMessages, OTP_EXPIRED_UNSENT_TITLE } from '../../src/endusers/otp.service.js';
 import { bearer } from '../helpers/api.js';
 import { runWahub } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -186,6 +186,22 @@ describe('POST /v1/contacts/{id}/otp and /otp/verify', () => {
     const { messageId } = await sendCode(org, contactId);
     const message = await t.db.selectFrom('messages').select('content').where('id', '=', messageId).executeTakeFirstOrThrow();
     expect(message.content).toMatchObject({ name: 'login_code', language: { code: 'pt_BR' } });
+  });
+
+  it('fails an OTP message still waiting in the outbox once its code expired, so it is never sent late', async () => {
+    const { org, contactId } = await setUp();
+    const { challengeId, messageId } = await sendCode(org, contactId);
+    await failExpiredOtpMessages(t.db); // earlier tests of this file left expired codes behind
+    expect(await t.db.selectFrom('message_outbox').select('state').where('message_id', '=', messageId).executeTakeFirstOrThrow()).toEqual({ state: 'pending' });
+    await sql`UPDATE otp_challenges SET created_at = created_at - interval '11 minutes', expires_at = expires_at - interval '11 minutes' WHERE id = ${challengeId}`.execute(t.db);
+    expect(await failExpiredOtpMessages(t.db)).toBe(1);
+    expect(await t.db.selectFrom('message_outbox').select(['state', 'last_error']).where('message_id', '=', messageId).executeTakeFirstOrThrow())
+      .toMatchObject({ state: 'failed', last_error: { class: 'otp_expired' } });
+    expect(await t.db.selectFrom('messages').select(['status', 'error_title']).where('id', '=', messageId).executeTakeFirstOrThrow())
+      .toEqual({ status: 'failed', error_title: OTP_EXPIRED_UNSENT_TITLE });
+    const failed = await t.db.selectFrom('outbox_events').select('payload').where('aggregate_id', '=', messageId).where('event_type', '=', 'message.failed').execute();
+    expect(failed.length).toBe(1);
+    expect(await failExpiredOtpMessages(t.db)).toBe(0);
   });
 
   it('wrote no code and no code hash to the logs of all of the above', () => {
