@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, buildOpsApp } from './http/app.js';
+import { buildApp, buildOpsApp, OTP_KEY_LABEL } from './http/app.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
@@ -19,6 +19,8 @@ import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
 import { EventRelay } from './events/relay.js';
 import { purgePublishedEvents } from './events/retention.js';
+import { cleanUpOtps, failExpiredOtpMessages } from './endusers/otp.service.js';
+import { purgeInactiveClients } from './clients/retention.service.js';
 import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
 import { createTwilioSimulator, type TwilioSimulator } from './simulator/simulator.twilio.js';
 
@@ -51,6 +53,9 @@ function dispatcherProbe(dispatcher: Dispatcher, pollIntervalMs: number): LoopPr
   return { name: 'dispatcher', lastTickAt: () => dispatcher.lastTickAt, maxSilenceMs: Math.max(5_000, pollIntervalMs * 10) };
 }
 
+/** Period of the OTP expiry job, ms. */
+const OTP_EXPIRY_INTERVAL_MS = 60_000;
+
 /** Readiness of the event relay loop. */
 function relayProbe(relay: EventRelay, pollIntervalMs: number): LoopProbe {
   return { name: 'event_relay', lastTickAt: () => relay.lastTickAt, maxSilenceMs: Math.max(15_000, pollIntervalMs * 10) };
@@ -61,6 +66,14 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
   const { db, config } = runtime;
   return [
     { name: 'event_retention', run: async () => ({ deleted: await purgePublishedEvents(db, config.events.retentionDays) }) },
+    { name: 'otp_clean_up', run: () => cleanUpOtps(db) },
+    ...(config.maintenance.inactiveDays === undefined ? [] : [{
+      name: 'client_retention',
+      run: async () => ({ ...(await purgeInactiveClients(db, {
+        inactiveDays: config.maintenance.inactiveDays!, logger: runtime.logger, source: 'worker',
+        onProgress: (progress) => runtime.logger.info({ job: 'client_retention', ...progress }, 'client retention progress'),
+      })) }),
+    }]),
   ];
 }
 
@@ -85,15 +98,21 @@ async function startEventWorkers(runtime: Runtime) {
     pollIntervalMs: config.events.pollIntervalMs, onDeliveries: () => deliverer.notify(),
   });
   const maintenance = new MaintenanceScheduler({ jobs: maintenanceJobs(runtime), intervalMs: config.maintenance.intervalMs, logger: logger.child({ component: 'maintenance' }) });
+  // OTP codes live 10 minutes: an expired code still waiting in the outbox is failed within a minute.
+  const otpExpiry = new MaintenanceScheduler({
+    jobs: [{ name: 'otp_expiry', run: async () => ({ failed: await failExpiredOtpMessages(db) }) }], intervalMs: OTP_EXPIRY_INTERVAL_MS, logger: logger.child({ component: 'maintenance' }),
+  });
   return {
     relay,
     start: () => {
       relay.start();
       deliverer.start();
       maintenance.start();
+      otpExpiry.start();
     },
     stop: async () => {
       await maintenance.stop();
+      await otpExpiry.stop();
       await relay.stop();
       await deliverer.stop();
       await publisher?.close();
@@ -108,7 +127,8 @@ function localUrl(host: string, port: number): string {
 
 /**
  * Starts wahub.
- * @param role `api` serves HTTP, `worker` runs the dispatcher, `all` both
+ * @param role `api` serves HTTP; `worker` runs the dispatcher, the event relay and deliverer and the
+ *   maintenance jobs; `all` both
  */
 export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env): Promise<Hub> {
   const runtime = await openRuntime({ env });
@@ -198,6 +218,9 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
           embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
+        otp: {
+          hashKey: config.otp.hashKey ?? cipher.deriveKey(OTP_KEY_LABEL), templateName: config.otp.templateName, templateLanguage: config.otp.templateLanguage,
+        },
         loops,
         publicBaseUrl: config.publicBaseUrl,
         twilioSimulator,

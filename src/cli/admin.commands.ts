@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { runChecks } from '../consistency/consistency.service.js';
 import { rotateTokenKeys } from '../numbers/keys.service.js';
 import { moveNumber } from '../numbers/move.service.js';
+import { rotateSubscriptionSecrets } from '../events/subscriptions.service.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 
 function doctorTable(results: Awaited<ReturnType<typeof runChecks>>): string {
@@ -39,15 +40,17 @@ export function registerAdminCommands(program: Command, number: Command): void {
     .command('keys')
     .description('token encryption keys')
     .command('rotate')
-    .description('re-encrypt every stored token with the newest key (the first of TOKEN_ENCRYPTION_KEYS); safe to re-run')
+    .description('re-encrypt every stored token and event subscription secret with the newest key (the first of TOKEN_ENCRYPTION_KEYS); safe to re-run')
     .option('--json', 'print JSON')
     .action(async (options: JsonFlag) => {
       try {
-        const result = await withRuntime(({ db, cipher }) =>
-          rotateTokenKeys(db, cipher, { onProgress: (p) => process.stderr.write(`rotated ${p.rotated}/${p.total}${p.failed ? `, ${p.failed} failed` : ''}\n`) }),
-        );
-        print(options, { ...result }, `rotated ${result.rotated} of ${result.total} tokens to key ${result.keyId}${result.failed ? `; ${result.failed} do not decrypt (see wahub doctor)` : ''}`);
-        if (result.failed > 0) process.exitCode = 1;
+        const result = await withRuntime(async ({ db, cipher }) => ({
+          ...(await rotateTokenKeys(db, cipher, { onProgress: (p) => process.stderr.write(`rotated ${p.rotated}/${p.total}${p.failed ? `, ${p.failed} failed` : ''}\n`) })),
+          subscription_secrets: await rotateSubscriptionSecrets(db, cipher),
+        }));
+        const secrets = result.subscription_secrets;
+        print(options, { ...result }, `rotated ${result.rotated} of ${result.total} tokens and ${secrets.rotated} event subscription secrets to key ${result.keyId}${result.failed + secrets.failed ? `; ${result.failed + secrets.failed} do not decrypt (see wahub doctor)` : ''}`);
+        if (result.failed > 0 || secrets.failed > 0) process.exitCode = 1;
       } catch (error) {
         fail(error, Boolean(options.json));
       }

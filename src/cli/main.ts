@@ -10,6 +10,7 @@ import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
 import { registerAdminCommands } from './admin.commands.js';
+import { registerEndUserCommands } from './endusers.commands.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 import { simulatorCommand } from './simulator.command.js';
 
@@ -52,7 +53,7 @@ const program = new Command('wahub').description('WhatsApp Business messaging hu
 
 program
   .command('serve')
-  .description('run the hub (HTTP API and/or outbox dispatcher)')
+  .description('run the hub (HTTP API and/or the worker: outbox dispatcher, event relay, scheduled jobs)')
   .addOption(new Option('--role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
   .option('--json', 'print the startup summary as JSON')
   .action(async (options: JsonFlag & { role: Role }) => {
@@ -100,9 +101,8 @@ program
     }
   });
 
-program
-  .command('org')
-  .description('organizations')
+const org = program.command('org').description('organizations');
+org
   .command('create')
   .requiredOption('--name <name>', 'organization name')
   .option('--json', 'print JSON')
@@ -210,6 +210,7 @@ number
   });
 
 registerAdminCommands(program, number);
+registerEndUserCommands(program, org);
 program.addCommand(simulatorCommand(print, fail));
 
 await program.parseAsync(process.argv);

@@ -52,6 +52,9 @@ export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<
   const result = await sql<{ id: string; client_id: string; new_client_id: string; blocked: boolean }>`
     WITH new_client AS (
       INSERT INTO clients (org_id, name) VALUES (${input.orgId}, ${input.clientName}) RETURNING id
+    ), new_preferences AS (
+      -- Every client has its preferences row, with the defaults (issue 5).
+      INSERT INTO client_preferences (org_id, client_id) SELECT ${input.orgId}, id FROM new_client
     )
     INSERT INTO contacts AS c (org_id, client_id, e164, wa_id, profile_name, last_active_at)
     SELECT ${input.orgId}, new_client.id, ${input.e164}, ${input.waId}, ${input.profileName}, ${input.activeAt}::timestamptz
@@ -65,7 +68,7 @@ export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<
     RETURNING c.id, c.client_id, (SELECT id FROM new_client) AS new_client_id, c.blocked_at IS NOT NULL AS blocked`.execute(tx);
   const row = result.rows[0]!;
   if (row.client_id !== row.new_client_id) {
-    // Another transaction created the contact first; our client is an orphan.
+    // Another transaction created the contact first; our client is an orphan (its preferences cascade).
     await tx.deleteFrom('clients').where('org_id', '=', input.orgId).where('id', '=', row.new_client_id).execute();
     return { id: row.id, clientId: row.client_id, created: false, blocked: row.blocked };
   }

@@ -144,3 +144,20 @@ export async function markAttemptFailed(
     WHERE id = ${values.id} AND lease_token = ${values.leaseToken}::uuid AND state = 'pending'`.execute(db);
   return Number(result.numAffectedRows) === 1;
 }
+
+/** Subscriptions whose secret is encrypted with another key than `keyId` (key rotation), keyset on id. */
+export async function listSecretsToRotate(db: Executor, keyId: string, afterId: string | null, limit: number) {
+  let query = db.selectFrom('event_subscriptions').select(['id', 'secret_ciphertext', 'secret_key_id'])
+    .where('secret_key_id', '<>', keyId).orderBy('id').limit(limit);
+  if (afterId) query = query.where('id', '>', afterId);
+  return query.execute();
+}
+
+/** Stores a re-encrypted secret unless the row changed meanwhile. */
+export async function replaceSecretCiphertext(db: Executor, values: { id: string; oldCiphertext: string; ciphertext: string; keyId: string }): Promise<boolean> {
+  const result = await db.updateTable('event_subscriptions')
+    .set({ secret_ciphertext: values.ciphertext, secret_key_id: values.keyId })
+    .where('id', '=', values.id).where('secret_ciphertext', '=', values.oldCiphertext)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

@@ -91,3 +91,25 @@ export async function listSubscriptionDeliveries(
 export async function redriveSubscriptionDelivery(db: Db, orgId: string, subscriptionId: string, deliveryId: string): Promise<void> {
   if (!(await repo.redriveDelivery(db, orgId, subscriptionId, deliveryId))) throw notFound('dead-lettered delivery');
 }
+
+/**
+ * Re-encrypts every subscription secret with the newest token key (part of `wahub keys rotate`);
+ * safe to re-run. @returns counts (failed = secrets no configured key decrypts)
+ */
+export async function rotateSubscriptionSecrets(db: Db, cipher: TokenCipher, batchSize = 100): Promise<{ rotated: number; failed: number }> {
+  const counts = { rotated: 0, failed: 0 };
+  let afterId: string | null = null;
+  for (;;) {
+    const rows = await repo.listSecretsToRotate(db, cipher.currentKeyId, afterId, batchSize);
+    if (rows.length === 0) return counts;
+    for (const row of rows) {
+      try {
+        const sealed = cipher.encrypt(cipher.decrypt({ ciphertext: row.secret_ciphertext, keyId: row.secret_key_id }));
+        if (await repo.replaceSecretCiphertext(db, { id: row.id, oldCiphertext: row.secret_ciphertext, ciphertext: sealed.ciphertext, keyId: sealed.keyId })) counts.rotated++;
+      } catch {
+        counts.failed++;
+      }
+    }
+    afterId = rows.at(-1)!.id;
+  }
+}

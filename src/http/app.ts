@@ -19,6 +19,9 @@ import type { Simulator } from '../simulator/simulator.js';
 import type { TwilioSimulator } from '../simulator/simulator.twilio.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
 import { eventSubscriptionsRoutes } from '../events/subscriptions.routes.js';
+import { endUsersRoutes } from '../endusers/endusers.routes.js';
+import { clientsRoutes } from '../clients/clients.routes.js';
+import type { OtpSettings } from '../endusers/otp.service.js';
 import { requireApiKey } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 
@@ -42,12 +45,20 @@ export interface AppOptions {
   onMessageQueued?: () => void;
   /** `PUBLIC_BASE_URL`: the URL Twilio signs its webhooks with (behind a proxy); undefined = as received. */
   publicBaseUrl?: string;
+  /**
+   * OTP key and default authentication template. Default: key derived from the token cipher's
+   * first key (HKDF, label "wahub otp code hash v1"), template `verification_code` / `en_US`.
+   */
+  otp?: OtpSettings;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
 function requestId(header: unknown): string {
   return typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
 }
+
+/** HKDF label of the OTP hash key derived from the token encryption key (when OTP_HASH_KEY is unset). */
+export const OTP_KEY_LABEL = 'wahub otp code hash v1';
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -71,6 +82,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
     await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher });
+    await api.register(clientsRoutes, { db: options.db });
+    await api.register(endUsersRoutes, {
+      db: options.db,
+      onQueued: options.onMessageQueued,
+      otp: options.otp ?? { hashKey: options.cipher.deriveKey(OTP_KEY_LABEL), templateName: 'verification_code', templateLanguage: 'en_US' },
+    });
     if (options.graph) {
       await api.register(signupRoutes, {
         context: {

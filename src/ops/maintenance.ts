@@ -39,7 +39,9 @@ export class MaintenanceScheduler {
     for (const job of this.options.jobs) {
       try {
         const summary = await job.run();
-        this.options.logger.info({ job: job.name, ...summary }, 'maintenance job done');
+        // Runs that changed nothing (the usual case of frequent jobs) are not worth an info line.
+        const changed = Object.values(summary).some((value) => typeof value === 'number' && value > 0);
+        this.options.logger[changed ? 'info' : 'debug']({ job: job.name, ...summary }, 'maintenance job done');
       } catch (error) {
         this.options.logger.error({ job: job.name, err: toError(error) }, 'maintenance job failed');
       }

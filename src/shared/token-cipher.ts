@@ -3,7 +3,7 @@
  * fresh 12-byte IV per encryption, the key id stored beside the ciphertext so keys can rotate.
  * Stored form: base64url(iv ‖ auth tag (16 bytes) ‖ ciphertext).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { TokenKey } from '../config/config.js';
 
 export interface EncryptedToken {
@@ -26,6 +26,14 @@ export class TokenCipher {
   /** Id of the key that encrypts (the first configured). */
   get currentKeyId(): string {
     return this.keys[0]!.id;
+  }
+
+  /**
+   * A 32-byte key for another purpose, derived (HKDF-SHA256) from the newest key and `label`, so
+   * one configured secret does not serve two purposes. Changes when the first key changes.
+   */
+  deriveKey(label: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.keys[0]!.key, Buffer.alloc(0), label, 32));
   }
 
   /** Encrypts a plaintext token with the newest (first) key. */

@@ -134,6 +134,40 @@ describe('EventRelay without NATS', () => {
     }
   });
 
+  it('never lets a reader resuming from its last stream position miss an event, while four relays publish concurrently', async () => {
+    const org = await createTestOrg(t.db);
+    const total = 300;
+    const events: NewEvent[] = Array.from({ length: total }, (_, n) => ({
+      orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type: 'contact.created' as const, payload: { n }, correlationId: null,
+    }));
+    await withTransaction(t.db, (tx) => insertEvents(tx, events));
+    // A slow publisher keeps relay transactions open and overlapping, so commits interleave.
+    const publisher: EventPublisher = {
+      publish: async () => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
+        return { duplicate: false };
+      },
+      close: async () => undefined,
+    };
+    const seen: string[] = [];
+    let last = '0';
+    let publishing = true;
+    const reader = (async () => {
+      while (publishing || seen.length < total) {
+        const batch = await readEventStream(t.db, org.orgId, last, 50);
+        for (const event of batch) seen.push(event.id);
+        if (batch.length > 0) last = batch.at(-1)!.position;
+        else if (!publishing) break;
+      }
+    })();
+    await Promise.all(Array.from({ length: 4 }, () => relay({ publisher, batchSize: 10 }).drain()));
+    await relay({ publisher }).drain();
+    publishing = false;
+    await reader;
+    expect(seen.length).toBe(total);
+    expect(new Set(seen).size).toBe(total);
+  });
+
   it('publishes nothing of an aggregate whose publish failed, and resumes in order on the next round', async () => {
     const org = await createTestOrg(t.db);
     const aggregateId = crypto.randomUUID();
@@ -245,7 +279,8 @@ describe('event retention', () => {
       orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type: type as NewEvent['type'], payload: {}, correlationId: null,
     }))));
     await relay().drain();
-    await deliverer({ retryBaseMs: 60_000, retryMaxMs: 60_000 }).runOnce();
+    // The next attempt is due in ~10 s, well inside the 60 s window of this deliverer: it stays pending.
+    await deliverer({ retryBaseMs: 10_000, retryMaxMs: 10_000 }).runOnce();
     expect(await deliveryStates(id)).toEqual(['pending']);
     await withTransaction(t.db, (tx) => insertEvents(tx, [{
       orgId: org.orgId, aggregateType: 'contact', aggregateId: crypto.randomUUID(), type: 'contact.created', payload: {}, correlationId: null,

@@ -123,7 +123,7 @@ describe('rotateTokenKeys', () => {
     const run = await runWahub(['keys', 'rotate', '--json'], { databaseUrl: url, tokenKeys: `new1:${newKey.key.toString('base64')},${TEST_TOKEN_KEYS}` });
 
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ total: 3, rotated: 3, failed: 0, keyId: 'new1' });
+    expect(JSON.parse(run.stdout)).toEqual({ total: 3, rotated: 3, failed: 0, keyId: 'new1', subscription_secrets: { rotated: 0, failed: 0 } });
     expect(run.stderr).toContain('rotated 3/3');
     const onlyNew = new TokenCipher([newKey]);
     for (const row of await storedTokens(db)) {

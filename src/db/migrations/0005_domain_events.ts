@@ -78,7 +78,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     CREATE INDEX event_deliveries_subscription_idx ON event_deliveries (org_id, subscription_id, state, id DESC);
 
     ALTER TABLE organizations ADD COLUMN otp_template_name text
-      CONSTRAINT organizations_otp_template_name_check CHECK (otp_template_name ~ '^[a-z0-9_]{1,512}$');
+      CONSTRAINT organizations_otp_template_name_check CHECK (otp_template_name ~ '^[a-z0-9_]+$' AND length(otp_template_name) <= 512);
     ALTER TABLE organizations ADD COLUMN otp_template_language text
       CONSTRAINT organizations_otp_template_language_check CHECK (otp_template_language ~ '^[a-z]{2,3}(_[A-Z]{2})?$');
 

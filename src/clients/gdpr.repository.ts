@@ -1,0 +1,153 @@
+/**
+ * SQL of GDPR export and erasure: every row about one client — the client, its contacts,
+ * preferences, OTP challenges, threads, messages (and, by cascade, their outbox rows and
+ * co-writers), domain events about any of them, and pending statuses and dead letters that mention
+ * one of its numbers.
+ */
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+
+type Executor = Db | Tx;
+
+/** The client, locked FOR UPDATE (erasure), or undefined. */
+export async function lockClient(tx: Tx, orgId: string, clientId: string) {
+  return tx.selectFrom('clients').selectAll().where('org_id', '=', orgId).where('id', '=', clientId).forUpdate().executeTakeFirst();
+}
+
+export async function findClient(db: Executor, orgId: string, clientId: string) {
+  return db.selectFrom('clients').selectAll().where('org_id', '=', orgId).where('id', '=', clientId).executeTakeFirst();
+}
+
+export async function listClientContacts(db: Executor, orgId: string, clientId: string, lock = false) {
+  const query = db.selectFrom('contacts').selectAll().where('org_id', '=', orgId).where('client_id', '=', clientId).orderBy('created_at');
+  return lock ? (query.forUpdate() as typeof query).execute() : query.execute();
+}
+
+export async function listThreadsOfContacts(db: Executor, orgId: string, contactIds: string[]) {
+  if (contactIds.length === 0) return [];
+  return db.selectFrom('threads').selectAll().where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('created_at').execute();
+}
+
+export async function listMessagesOfThreads(db: Executor, orgId: string, threadIds: string[]) {
+  if (threadIds.length === 0) return [];
+  return db.selectFrom('messages').selectAll().where('org_id', '=', orgId).where('thread_id', 'in', threadIds).orderBy('created_at').orderBy('id').execute();
+}
+
+export async function listMessageIdsOfThreads(db: Executor, orgId: string, threadIds: string[]): Promise<string[]> {
+  if (threadIds.length === 0) return [];
+  const rows = await db.selectFrom('messages').select('id').where('org_id', '=', orgId).where('thread_id', 'in', threadIds).execute();
+  return rows.map((row) => row.id);
+}
+
+export async function listOutboxRowsOfMessages(db: Executor, orgId: string, messageIds: string[]) {
+  if (messageIds.length === 0) return [];
+  return db.selectFrom('message_outbox')
+    .select(['id', 'message_id', 'state', 'attempts', 'next_attempt_at', 'last_error', 'created_at', 'completed_at'])
+    .where('org_id', '=', orgId).where('message_id', 'in', messageIds).orderBy('id').execute();
+}
+
+export async function findClientPreferences(db: Executor, orgId: string, clientId: string) {
+  return db.selectFrom('client_preferences').selectAll().where('org_id', '=', orgId).where('client_id', '=', clientId).executeTakeFirst();
+}
+
+/** OTP challenges of contacts, without their hashes (secrets do not leave, even to the data subject). */
+export async function listOtpChallenges(db: Executor, orgId: string, contactIds: string[]) {
+  if (contactIds.length === 0) return [];
+  return db.selectFrom('otp_challenges')
+    .select(['id', 'contact_id', 'message_id', 'created_at', 'expires_at', 'attempts', 'consumed_at'])
+    .where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('created_at').execute();
+}
+
+export async function listEventsOfAggregates(db: Executor, orgId: string, aggregateIds: string[]) {
+  if (aggregateIds.length === 0) return [];
+  return db.selectFrom('outbox_events')
+    .select(['id', 'aggregate_type', 'aggregate_id', 'event_type', 'event_version', 'payload', 'correlation_id', 'created_at', 'published_at'])
+    .where('org_id', '=', orgId).where('aggregate_id', 'in', aggregateIds).orderBy('seq').execute();
+}
+
+/** LIKE pattern of any of the digit strings (E.164 without "+", wa_id). */
+function mentions(column: ReturnType<typeof sql>, digits: string[]) {
+  return sql<boolean>`${column} LIKE ANY(${digits.map((d) => `%${d}%`)}::text[])`;
+}
+
+export async function listPendingStatusesMentioning(db: Executor, orgId: string, digits: string[]) {
+  if (digits.length === 0) return [];
+  return db.selectFrom('pending_statuses').selectAll().where('org_id', '=', orgId).where(mentions(sql`payload::text`, digits)).execute();
+}
+
+/** Dead letters of the organization, or unrouted ones (no organization), that mention a number. */
+export async function listDeadLettersMentioning(db: Executor, orgId: string, digits: string[]) {
+  if (digits.length === 0) return [];
+  return db.selectFrom('webhook_dead_letters')
+    .select(['id', 'reason', 'detail', 'field', 'payload', 'raw_body', 'created_at'])
+    .where((eb) => eb.or([eb('org_id', '=', orgId), eb('org_id', 'is', null)]))
+    .where(sql<boolean>`${mentions(sql`coalesce(payload::text, '')`, digits)} OR ${mentions(sql`coalesce(raw_body, '')`, digits)}`)
+    .execute();
+}
+
+/** Deletes rows and returns how many went, per table. */
+export async function deleteClientRows(
+  tx: Tx,
+  values: { orgId: string; clientId: string; contactIds: string[]; threadIds: string[]; aggregateIds: string[]; digits: string[] },
+): Promise<Record<string, number>> {
+  const { orgId, contactIds, threadIds, aggregateIds, digits } = values;
+  const count = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0);
+  const deleted: Record<string, number> = {};
+  deleted.outbox_events = aggregateIds.length === 0 ? 0
+    : count(await sql`DELETE FROM outbox_events WHERE org_id = ${orgId} AND aggregate_id = ANY(${aggregateIds}::uuid[])`.execute(tx));
+  // Messages, their outbox rows and co-writers go with the threads (ON DELETE CASCADE).
+  deleted.messages = threadIds.length === 0 ? 0
+    : count(await sql`DELETE FROM messages WHERE org_id = ${orgId} AND thread_id = ANY(${threadIds}::uuid[])`.execute(tx));
+  deleted.threads = threadIds.length === 0 ? 0
+    : count(await sql`DELETE FROM threads WHERE org_id = ${orgId} AND id = ANY(${threadIds}::uuid[])`.execute(tx));
+  if (digits.length > 0) {
+    const patterns = digits.map((d) => `%${d}%`);
+    deleted.pending_statuses = count(await sql`
+      DELETE FROM pending_statuses WHERE org_id = ${orgId} AND payload::text LIKE ANY(${patterns}::text[])`.execute(tx));
+    deleted.webhook_dead_letters = count(await sql`
+      DELETE FROM webhook_dead_letters WHERE (org_id = ${orgId} OR org_id IS NULL)
+        AND (coalesce(payload::text, '') LIKE ANY(${patterns}::text[]) OR coalesce(raw_body, '') LIKE ANY(${patterns}::text[]))`.execute(tx));
+  }
+  // OTP challenges go with the contacts, preferences with the client (ON DELETE CASCADE).
+  deleted.contacts = contactIds.length === 0 ? 0
+    : count(await sql`DELETE FROM contacts WHERE org_id = ${orgId} AND id = ANY(${contactIds}::uuid[])`.execute(tx));
+  deleted.clients = count(await sql`DELETE FROM clients WHERE org_id = ${orgId} AND id = ${values.clientId}`.execute(tx));
+  return deleted;
+}
+
+/**
+ * Clients with no sign of life since `cutoff`: created before it, no inbound message from any of
+ * their numbers (`last_active_at`) and no message in any of their threads since. Keyset on id.
+ */
+export async function listInactiveClients(db: Executor, cutoff: Date, afterId: string | null, limit: number) {
+  const result = await sql<{ id: string; org_id: string }>`
+    SELECT c.id, c.org_id FROM clients c
+    WHERE c.created_at < ${cutoff} AND (${afterId}::uuid IS NULL OR c.id > ${afterId}::uuid)
+      AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = c.org_id AND k.client_id = c.id AND k.last_active_at >= ${cutoff})
+      AND NOT EXISTS (
+        SELECT 1 FROM contacts k JOIN threads t ON t.org_id = k.org_id AND t.contact_id = k.id
+        WHERE k.org_id = c.org_id AND k.client_id = c.id AND t.last_message_at >= ${cutoff})
+    ORDER BY c.id
+    LIMIT ${limit}`.execute(db);
+  return result.rows;
+}
+
+/** True when the client showed a sign of life since `cutoff` (see listInactiveClients); call under the client's lock. */
+export async function isClientActiveSince(db: Executor, orgId: string, clientId: string, cutoff: Date): Promise<boolean> {
+  const result = await sql<{ active: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = ${orgId} AND k.client_id = ${clientId} AND k.last_active_at >= ${cutoff})
+        OR EXISTS (SELECT 1 FROM contacts k JOIN threads t ON t.org_id = k.org_id AND t.contact_id = k.id
+                   WHERE k.org_id = ${orgId} AND k.client_id = ${clientId} AND t.last_message_at >= ${cutoff}) AS active`.execute(db);
+  return result.rows[0]!.active;
+}
+
+export async function countInactiveClients(db: Executor, cutoff: Date): Promise<number> {
+  const result = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM clients c
+    WHERE c.created_at < ${cutoff}
+      AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = c.org_id AND k.client_id = c.id AND k.last_active_at >= ${cutoff})
+      AND NOT EXISTS (
+        SELECT 1 FROM contacts k JOIN threads t ON t.org_id = k.org_id AND t.contact_id = k.id
+        WHERE k.org_id = c.org_id AND k.client_id = c.id AND t.last_message_at >= ${cutoff})`.execute(db);
+  return Number(result.rows[0]!.n);
+}
