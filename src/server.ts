@@ -12,7 +12,7 @@ import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers } from './numbers/numbers.repository.js';
-import { type SandboxDemo, seedSandbox } from './sandbox/seed.js';
+import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/simulator.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -44,6 +44,10 @@ function dispatcherProbe(dispatcher: Dispatcher, pollIntervalMs: number): LoopPr
   return { name: 'dispatcher', lastTickAt: () => dispatcher.lastTickAt, maxSilenceMs: Math.max(5_000, pollIntervalMs * 10) };
 }
 
+async function seedDemoConversations(simulator: Simulator, phoneNumberId: string): Promise<void> {
+  for (const customer of DEMO_CUSTOMERS) await simulator.injectInbound({ phone_number_id: phoneNumberId, ...customer });
+}
+
 function localUrl(host: string, port: number): string {
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `http://${shown}:${port}`;
@@ -66,6 +70,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   let dispatcher: Dispatcher | undefined;
   let graph: GraphApiClient | undefined;
   let demo: SandboxDemo | undefined;
+  let demoCreated = false;
   let shuttingDown = false;
   let healthApp: FastifyInstance | undefined;
   const close = async () => {
@@ -88,7 +93,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         delays: config.sandbox.statusDelaysMs,
         logger: { debug: (o, m) => logger.debug(o, m), warn: (o, m) => logger.warn(o, m) },
       });
-      demo = (await seedSandbox(db, cipher, config.dataDir)).demo;
+      ({ demo, created: demoCreated } = await seedSandbox(db, cipher, config.dataDir));
       // The simulator plays Meta for every number of this database (numbers added while running
       // can be registered with PUT /simulator/_simulator/numbers/{phone_number_id}, or by a restart).
       for (const number of await listConnectedMetaNumbers(db)) {
@@ -105,7 +110,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
     }
     if (serveHttp) {
       app = await buildApp({
-        db, logger, simulator, cipher, graph,
+        db, logger, simulator, cipher, graph, databaseUrl: runtime.databaseUrl,
         meta: {
           appSecret: secrets.appSecret, verifyToken: config.meta.verifyToken, appId: config.meta.appId ?? (sandbox ? SANDBOX_APP_ID : undefined),
           embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
@@ -118,6 +123,8 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       // PORT=0 picks a free port: report the one the server really got.
       const address = app.server.address();
       if (typeof address === 'object' && address) url = localUrl(config.host, address.port);
+      // A fresh sandbox: demo customers write first, through the real signed-webhook path.
+      if (demoCreated && simulator && demo) await seedDemoConversations(simulator, demo.phone_number_id);
     } else if (config.workerHttpPort !== undefined && dispatcher) {
       // A worker-only process serves just the probes and metrics, on its own port.
       healthApp = await buildOpsApp({ db, logger, loops: [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)], isShuttingDown: () => shuttingDown });

@@ -2,7 +2,7 @@
  * SQL for clients (customer records) and contacts (one customer number each, E.164).
  */
 import { sql } from 'kysely';
-import type { Tx } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 
 export interface UpsertContactInput {
   orgId: string;
@@ -68,4 +68,18 @@ export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<
     return { id: row.id, clientId: row.client_id, created: false };
   }
   return { id: row.id, clientId: row.client_id, created: true };
+}
+
+/**
+ * Blocks (reason given) or unblocks (null) a contact of the organization.
+ * @returns false when the contact is not in the organization
+ */
+export async function setContactBlocked(db: Db | Tx, orgId: string, contactId: string, block: { reason: string | null } | null): Promise<boolean> {
+  const result = await db
+    .updateTable('contacts')
+    .set(block ? { blocked_at: sql<Date>`coalesce(blocked_at, now())`, blocked_reason: block.reason, updated_at: sql<Date>`now()` } : { blocked_at: null, blocked_reason: null, updated_at: sql<Date>`now()` })
+    .where('org_id', '=', orgId)
+    .where('id', '=', contactId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

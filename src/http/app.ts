@@ -16,8 +16,16 @@ import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
+import { contactsRoutes } from '../contacts/contacts.routes.js';
+import { deadLettersRoutes } from '../ops/dead-letters.routes.js';
+import { quickRepliesRoutes } from '../quick-replies/quick-replies.routes.js';
+import { loginRoutes, sessionRoutes } from '../sessions/sessions.routes.js';
+import { EventStreamHub } from '../stream/stream.hub.js';
+import { streamRoutes } from '../stream/stream.routes.js';
+import { threadActionsRoutes } from '../threads/thread-actions.routes.js';
 import { requireApiKey } from './auth.js';
 import { registerErrorHandler } from './errors.js';
+import { registerWebUi } from './web-ui.js';
 
 export interface AppOptions {
   db: Db;
@@ -35,6 +43,12 @@ export interface AppOptions {
   isShuttingDown?: () => boolean;
   /** Wakes an in-process dispatcher after a message is queued. */
   onMessageQueued?: () => void;
+  /** PostgreSQL URL for the event stream's LISTEN connection (`GET /v1/stream`); without it the stream polls. */
+  databaseUrl?: string;
+  /** Event stream fallback poll period, ms. Default 2000. */
+  streamPollIntervalMs?: number;
+  /** Folder of the built web inbox (default `web/dist`); false serves no UI. */
+  webRoot?: string | false;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -57,8 +71,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(opsRoutes, { db: options.db, loops: options.loops ?? [], isShuttingDown: options.isShuttingDown ?? (() => false) });
 
   await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
+  app.addHook('onClose', async () => events.close());
+  await app.register(loginRoutes, { db: options.db });
   await app.register(async (api) => {
     requireApiKey(api, options.db);
+    await api.register(sessionRoutes, { db: options.db, sandbox: options.simulator !== undefined });
+    await api.register(threadActionsRoutes, { db: options.db });
+    await api.register(contactsRoutes, { db: options.db });
+    await api.register(quickRepliesRoutes, { db: options.db });
+    await api.register(deadLettersRoutes, { db: options.db });
+    await api.register(streamRoutes, { db: options.db, hub: events });
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
@@ -72,6 +95,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
+  if (options.webRoot !== false) await registerWebUi(app, options.webRoot);
   return app;
 }
 

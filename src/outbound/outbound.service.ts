@@ -129,6 +129,7 @@ export async function sendMessage(
     if (!thread) throw new AppError('not_found', 'thread not found');
     if (thread.phone_number_status === 'disconnected') throw new AppError('phone_number_not_active', 'the thread\'s business number is disconnected');
     await assertMaySend(tx, principal, thread);
+    if (thread.contact_blocked_at !== null && outbound.type !== 'mark_as_read') throw new AppError('contact_blocked', 'the contact is blocked: unblock it to write');
     const windowOpen = thread.last_inbound_at !== null && Date.now() - thread.last_inbound_at.getTime() < CUSTOMER_SERVICE_WINDOW_MS;
     if (isFreeFormMessage(outbound.type) && !windowOpen) {
       throw new AppError('outside_customer_service_window', 'the customer has not written in the last 24 hours: only templates may be sent');
