@@ -44,8 +44,16 @@ function dispatcherProbe(dispatcher: Dispatcher, pollIntervalMs: number): LoopPr
   return { name: 'dispatcher', lastTickAt: () => dispatcher.lastTickAt, maxSilenceMs: Math.max(5_000, pollIntervalMs * 10) };
 }
 
+/** The demo customers write a few minutes apart (oldest first), so the inbox shows a realistic order. */
 async function seedDemoConversations(simulator: Simulator, phoneNumberId: string): Promise<void> {
-  for (const customer of DEMO_CUSTOMERS) await simulator.injectInbound({ phone_number_id: phoneNumberId, ...customer });
+  const now = Math.floor(Date.now() / 1000);
+  for (const [index, customer] of DEMO_CUSTOMERS.entries()) {
+    const timestamp = String(now - (DEMO_CUSTOMERS.length - index) * 7 * 60);
+    await simulator.injectInbound({
+      phone_number_id: phoneNumberId, from: customer.from, profile_name: customer.profile_name,
+      message: { type: 'text', text: { body: customer.text }, timestamp },
+    });
+  }
 }
 
 function localUrl(host: string, port: number): string {

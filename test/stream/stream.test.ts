@@ -85,6 +85,6 @@ describe('GET /v1/stream (Server-Sent Events)', () => {
     const org = await createTestOrg(t.db, 'Bad cursor');
     const response = await fetch(`${base}/v1/stream`, { headers: { ...bearer(org.apiKey), 'last-event-id': 'abc' } });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.code).toBe('validation_failed');
+    expect(((await response.json()) as any).error.code).toBe('validation_failed');
   });
 });

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// Builds the operator web inbox (web/ → web/dist) with Vite. Runs from `npm install`/`npm ci`
+// (the `prepare` script) so that `npm install && npm start` serves a built UI; skipped when the
+// sources are absent (e.g. a production image that copies only the build).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const config = path.join(root, 'web', 'vite.config.ts');
+if (!existsSync(config)) {
+  console.log('build-web: no web/ sources here, skipping the UI build');
+} else {
+  const { build } = await import('vite');
+  await build({ configFile: config, logLevel: 'warn' });
+  console.log('build-web: web inbox built into web/dist');
+}
