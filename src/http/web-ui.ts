@@ -52,6 +52,8 @@ export async function registerWebUi(app: FastifyInstance, root: string = DEFAULT
     // Only the files that exist at start-up get routes; the catch-all below handles the rest.
     wildcard: false,
     index: false,
+    // Cache headers are set below (the plugin's own would override them).
+    cacheControl: false,
     setHeaders: (res, filePath) => {
       res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('cache-control', filePath.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');

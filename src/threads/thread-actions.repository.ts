@@ -59,23 +59,15 @@ export async function findActiveOperator(db: Executor, orgId: string, operatorId
     .executeTakeFirst();
 }
 
-/** Moves an operator's read marker of a thread forward to `at` (never back). */
-export async function markThreadRead(db: Executor, values: { orgId: string; threadId: string; operatorId: string; at: Date }): Promise<void> {
+/**
+ * Moves an operator's read marker of a thread to its newest message (never back). The time is
+ * copied inside SQL: a JS Date would drop the microseconds and leave the newest message unread.
+ */
+export async function markThreadRead(db: Executor, values: { orgId: string; threadId: string; operatorId: string }): Promise<void> {
   await sql`
     INSERT INTO thread_reads AS r (org_id, thread_id, operator_id, last_read_at)
-    VALUES (${values.orgId}, ${values.threadId}, ${values.operatorId}, ${values.at})
+    SELECT ${values.orgId}, ${values.threadId}, ${values.operatorId}, max(m.created_at)
+    FROM messages m WHERE m.org_id = ${values.orgId} AND m.thread_id = ${values.threadId}
+    HAVING max(m.created_at) IS NOT NULL
     ON CONFLICT (org_id, thread_id, operator_id) DO UPDATE SET last_read_at = greatest(r.last_read_at, excluded.last_read_at)`.execute(db);
-}
-
-/** created_at of the thread's newest message (the read marker's target). */
-export async function newestMessageAt(db: Executor, orgId: string, threadId: string): Promise<Date | undefined> {
-  const row = await db
-    .selectFrom('messages')
-    .select('created_at')
-    .where('org_id', '=', orgId)
-    .where('thread_id', '=', threadId)
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.created_at;
 }

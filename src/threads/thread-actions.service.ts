@@ -84,8 +84,7 @@ export async function setThreadOpen(db: Db, principal: Principal, threadId: stri
 /** Moves the caller's read marker to the thread's newest message. @throws AppError not_found */
 export async function markRead(db: Db, principal: Principal, threadId: string): Promise<void> {
   if (!(await findThread(db, principal.orgId, threadId))) throw notFound('thread');
-  const at = await actions.newestMessageAt(db, principal.orgId, threadId);
-  if (at) await actions.markThreadRead(db, { orgId: principal.orgId, threadId, operatorId: principal.operatorId, at });
+  await actions.markThreadRead(db, { orgId: principal.orgId, threadId, operatorId: principal.operatorId });
 }
 
 /** The thread with its co-writers and whether the caller may send in it. @throws AppError not_found */
