@@ -17,6 +17,7 @@ import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
 import { contactsRoutes } from '../contacts/contacts.routes.js';
+import { mediaRoutes } from '../messages/media.routes.js';
 import { deadLettersRoutes } from '../ops/dead-letters.routes.js';
 import { quickRepliesRoutes } from '../quick-replies/quick-replies.routes.js';
 import { loginRoutes, sessionRoutes } from '../sessions/sessions.routes.js';
@@ -82,6 +83,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(quickRepliesRoutes, { db: options.db });
     await api.register(deadLettersRoutes, { db: options.db });
     await api.register(streamRoutes, { db: options.db, hub: events });
+    if (options.graph) await api.register(mediaRoutes, { db: options.db, cipher: options.cipher, graph: options.graph });
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
