@@ -3,13 +3,18 @@
  * API client pointed at the simulator), as `wahub serve --role worker` builds it but with the
  * dispatcher options under test. It connects, then waits: `start` starts the dispatcher (so the
  * drain is timed without process start-up), `usage` reports CPU/RSS/loop delay, `stop` stops the
- * dispatcher gracefully, reports `{ type: 'stopped', usage }` and exits.
+ * dispatcher gracefully, reports `{ type: 'stopped', usage }` and exits. `ceiling` (before
+ * `start`) sends `count` template messages (after an untimed warm-up) with the same Graph API client
+ * straight to the simulator, `concurrency` at a time, with no database: the HTTP ceiling any dispatcher on this
+ * machine is bounded by; replies `{ type: 'ceiling', seconds }`.
  */
 import pino from 'pino';
 import { sql } from 'kysely';
 import { createDb } from '../src/db/database.js';
 import { Dispatcher } from '../src/outbound/dispatcher.js';
+import { fromStoredContent } from '../src/outbound/message-content.js';
 import { GraphApiClient } from '../src/providers/meta/graph.client.js';
+import { buildMetaSendRequest } from '../src/providers/meta/send.schema.js';
 import { TokenCipher } from '../src/shared/token-cipher.js';
 import { childConfig, measureUsage, serveParent } from './outbound-children.js';
 
@@ -47,7 +52,31 @@ const dispatcher = new Dispatcher({
   workerId: config.workerId,
 });
 
+/** Sends `count` messages with no database, `concurrency` at a time. @returns seconds taken */
+async function httpCeiling(values: { count: number; concurrency: number; phoneNumberId: string; accessToken: string }): Promise<number> {
+  const body = buildMetaSendRequest('+14155550000', fromStoredContent('template', { name: 'bench_ceiling', language: { code: 'en_US' } }));
+  const sendAll = async (count: number) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: values.concurrency }, async () => {
+      while (next < count) {
+        next++;
+        const result = await graph.sendMessage(values.phoneNumberId, values.accessToken, body);
+        if (!result.ok) throw new Error(`ceiling send failed: ${result.error.title}`);
+      }
+    }));
+  };
+  // Untimed warm-up (JIT, connections), as the drain that follows runs on a warm simulator too.
+  await sendAll(Math.min(values.count, 2_000));
+  const started = performance.now();
+  await sendAll(values.count);
+  return (performance.now() - started) / 1000;
+}
+
 serveParent(async (message) => {
+  if (message.type === 'ceiling') {
+    const values = message as unknown as Parameters<typeof httpCeiling>[0];
+    return { type: 'ceiling', seconds: await httpCeiling(values) };
+  }
   if (message.type === 'start') {
     dispatcher.start();
     usage();

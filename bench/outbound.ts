@@ -118,6 +118,14 @@ export async function run(args: string[]): Promise<void> {
       for (const worker of workers) stopped.push((await worker.ask<{ usage: ChildUsage }>({ type: 'stop' }, 'stopped')).usage);
     });
 
+    // The HTTP ceiling: the same sends with the same client and connections, but no database.
+    const number = tenant.numbers[0]!;
+    const ceilingSeconds = Math.max(...await Promise.all(workers.map(async (worker) => (await worker.ask<{ seconds: number }>({
+      type: 'ceiling', count: Math.ceil(total / workers.length), concurrency: n('connections'), phoneNumberId: number.phoneNumberId, accessToken: number.accessToken,
+    }, 'ceiling')).seconds)));
+    const ceilingRate = (Math.ceil(total / workers.length) * workers.length) / ceilingSeconds;
+    await simulator.ask({ type: 'clear' }, 'cleared');
+
     const counters = await readDbCounters(bench.db);
     const simBefore = (await usageOf([simulator]))[0]!;
     const machine = machineCpu();
@@ -134,7 +142,9 @@ export async function run(args: string[]): Promise<void> {
     rows.push(
       ['wahub setup', `${total} messages queued (--setup ${values.setup}) in ${setupSeconds.toFixed(1)} s, ${n('threads')} threads, ${n('numbers')} numbers at ${n('mps')} mps`],
       ['wahub dispatcher', `${n('workers')} worker process(es), batchSize ${n('batch-size')}, maxInFlight ${n('max-in-flight')}, connections ${n('connections')}, pool ${n('pool-size')}`],
+      ['HTTP ceiling msg/s', `${ceilingRate.toFixed(0)} (same client and connections to the simulator, no database)`],
       ['wahub drain s', seconds.toFixed(2)], ['wahub messages/s', rate.toFixed(0)],
+      ['wahub / HTTP ceiling', (rate / ceilingRate).toFixed(2)],
       ['simulator sends / wamids ok', `${sends.length} / ${problems.length === 0 ? 'yes' : problems.join('; ')}`],
       ['cpu % workers / simulator / machine', `${workerUsage.map((u) => ((u.cpuMs / 10) / seconds).toFixed(0)).join('+')} / ${(((simUsage.cpuMs - simBefore.cpuMs) / 10) / seconds).toFixed(0)} / ${(busy * 100).toFixed(0)}`],
       ['worker loop delay p99 ms', workerUsage.map((u) => u.loopDelayP99Ms.toFixed(1)).join(', ')],

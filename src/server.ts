@@ -14,6 +14,11 @@ import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers } from './numbers/numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/simulator.js';
+import { EventDeliverer } from './events/deliverer.js';
+import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
+import { EventRelay } from './events/relay.js';
+import { purgePublishedEvents } from './events/retention.js';
+import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -56,6 +61,56 @@ async function seedDemoConversations(simulator: Simulator, phoneNumberId: string
   }
 }
 
+/** Readiness of the event relay loop. */
+function relayProbe(relay: EventRelay, pollIntervalMs: number): LoopProbe {
+  return { name: 'event_relay', lastTickAt: () => relay.lastTickAt, maxSilenceMs: Math.max(15_000, pollIntervalMs * 10) };
+}
+
+/** The worker's scheduled jobs. */
+function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
+  const { db, config } = runtime;
+  return [
+    { name: 'event_retention', run: async () => ({ deleted: await purgePublishedEvents(db, config.events.retentionDays) }) },
+  ];
+}
+
+/** The worker's event loops: relay (to NATS and HTTP deliveries), deliverer, maintenance. */
+async function startEventWorkers(runtime: Runtime) {
+  const { config, logger, db, cipher } = runtime;
+  let publisher: EventPublisher | undefined;
+  if (config.natsUrl) {
+    publisher = await NatsEventPublisher.connect({
+      url: config.natsUrl, stream: config.events.natsStream, subjectPrefix: config.events.natsSubjectPrefix, logger: logger.child({ component: 'nats' }),
+    });
+  } else {
+    logger.info('NATS_URL is unset: domain events go to HTTP event subscriptions only');
+  }
+  const deliverer = new EventDeliverer({
+    db, cipher, logger: logger.child({ component: 'event_deliverer' }), timeoutMs: config.events.deliveryTimeoutMs,
+    retryBaseMs: config.events.deliveryRetryBaseMs, retryMaxMs: config.events.deliveryRetryMaxMs, giveUpMs: config.events.deliveryGiveUpMs,
+    pollIntervalMs: config.events.pollIntervalMs,
+  });
+  const relay = new EventRelay({
+    db, logger: logger.child({ component: 'event_relay' }), publisher, batchSize: config.events.relayBatchSize,
+    pollIntervalMs: config.events.pollIntervalMs, onDeliveries: () => deliverer.notify(),
+  });
+  const maintenance = new MaintenanceScheduler({ jobs: maintenanceJobs(runtime), intervalMs: config.maintenance.intervalMs, logger: logger.child({ component: 'maintenance' }) });
+  return {
+    relay,
+    start: () => {
+      relay.start();
+      deliverer.start();
+      maintenance.start();
+    },
+    stop: async () => {
+      await maintenance.stop();
+      await relay.stop();
+      await deliverer.stop();
+      await publisher?.close();
+    },
+  };
+}
+
 function localUrl(host: string, port: number): string {
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `http://${shown}:${port}`;
@@ -81,11 +136,13 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   let demoCreated = false;
   let shuttingDown = false;
   let healthApp: FastifyInstance | undefined;
+  let eventWorkers: Awaited<ReturnType<typeof startEventWorkers>> | undefined;
   const close = async () => {
     // Readiness answers 503 first, so a load balancer stops sending before the server drains.
     shuttingDown = true;
     if (config.shutdownGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs));
     await dispatcher?.stop();
+    await eventWorkers?.stop();
     await app?.close();
     await healthApp?.close();
     await simulator?.close();
@@ -116,6 +173,11 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         db, cipher, graph, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
       });
     }
+    if (role !== 'api') eventWorkers = await startEventWorkers(runtime);
+    const loops = [
+      ...(dispatcher ? [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)] : []),
+      ...(eventWorkers ? [relayProbe(eventWorkers.relay, config.events.pollIntervalMs)] : []),
+    ];
     if (serveHttp) {
       app = await buildApp({
         db, logger, simulator, cipher, graph, databaseUrl: runtime.databaseUrl,
@@ -124,7 +186,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
           embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
-        loops: dispatcher ? [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)] : [],
+        loops,
         isShuttingDown: () => shuttingDown,
       });
       await app.listen({ port, host: config.host });
@@ -133,12 +195,13 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       if (typeof address === 'object' && address) url = localUrl(config.host, address.port);
       // A fresh sandbox: demo customers write first, through the real signed-webhook path.
       if (demoCreated && simulator && demo) await seedDemoConversations(simulator, demo.phone_number_id);
-    } else if (config.workerHttpPort !== undefined && dispatcher) {
+    } else if (config.workerHttpPort !== undefined && loops.length > 0) {
       // A worker-only process serves just the probes and metrics, on its own port.
-      healthApp = await buildOpsApp({ db, logger, loops: [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)], isShuttingDown: () => shuttingDown });
+      healthApp = await buildOpsApp({ db, logger, loops, isShuttingDown: () => shuttingDown });
       await healthApp.listen({ port: config.workerHttpPort, host: config.host });
     }
     dispatcher?.start();
+    eventWorkers?.start();
     return { runtime, url, demo, close };
   } catch (error) {
     await close();

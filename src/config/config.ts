@@ -68,8 +68,39 @@ const envSchema = z.object({
   GRAPH_API_TIMEOUT_MS: positiveInt(10_000),
   /** Token encryption keys, `key_id:base64(32 bytes)`, comma-separated. Required in production. */
   TOKEN_ENCRYPTION_KEYS: tokenKeysSchema,
-  /** NATS server for domain events (optional). */
+  /** NATS server for domain events (optional). Unset: events go to HTTP event subscriptions only. */
   NATS_URL: optionalString,
+  /** JetStream stream of domain events (created if missing). Default WAHUB_EVENTS. */
+  NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, _ or -').default('WAHUB_EVENTS'),
+  /** First token of event subjects, `<prefix>.<org_id>.<event_type>`. Default wahub. */
+  NATS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, _ or -').default('wahub'),
+  /** Events the relay claims per batch. Default 100. */
+  EVENT_RELAY_BATCH_SIZE: positiveInt(100),
+  /** Relay and deliverer poll interval when idle, ms. Default 250. */
+  EVENT_RELAY_POLL_INTERVAL_MS: positiveInt(250),
+  /** Published events are deleted after this many days. Default 7. */
+  EVENT_RETENTION_DAYS: positiveInt(7),
+  /** Timeout of one HTTP event delivery, ms. Default 10000. */
+  EVENT_DELIVERY_TIMEOUT_MS: positiveInt(10_000),
+  /** First retry delay of a failed HTTP event delivery, ms (doubles, ±20 % jitter). Default 10000. */
+  EVENT_DELIVERY_RETRY_BASE_MS: positiveInt(10_000),
+  /** Longest delay between two delivery attempts, ms. Default 3600000 (1 h). */
+  EVENT_DELIVERY_RETRY_MAX_MS: positiveInt(3_600_000),
+  /** A delivery still failing this long after it was created is dead-lettered, ms. Default 86400000 (24 h). */
+  EVENT_DELIVERY_GIVE_UP_MS: positiveInt(86_400_000),
+  /** Period of the worker's maintenance jobs (event retention, client retention, OTP clean-up), ms. Default 3600000. */
+  MAINTENANCE_INTERVAL_MS: positiveInt(3_600_000),
+  /** Clients inactive for this many days are purged by the worker. Unset: no scheduled purge. */
+  RETENTION_INACTIVE_DAYS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional()),
+  /** Key of the OTP code hashes, base64 of ≥ 32 bytes. Unset: derived (HKDF) from the first TOKEN_ENCRYPTION_KEYS key. */
+  OTP_HASH_KEY: z.preprocess(
+    emptyAsUndefined,
+    z.string().optional().refine((value) => value === undefined || Buffer.from(value, 'base64').length >= 32, 'must be base64 of at least 32 bytes'),
+  ),
+  /** Default authentication template for OTPs (an organization may set its own). Default verification_code. */
+  OTP_TEMPLATE_NAME: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name (a-z, 0-9, _)').default('verification_code'),
+  /** Language of the default OTP template. Default en_US. */
+  OTP_TEMPLATE_LANGUAGE: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must look like en_US').default('en_US'),
   /** Outbox lease time-to-live, ms. Default 60000. */
   OUTBOX_LEASE_TTL_MS: positiveInt(60_000),
   /** Lease refresh period for rows in flight, ms. Default 30000. */
@@ -120,6 +151,19 @@ export interface Config {
   /** Empty in sandbox mode until generated. */
   tokenKeys: TokenKey[];
   natsUrl: string | undefined;
+  events: {
+    natsStream: string;
+    natsSubjectPrefix: string;
+    relayBatchSize: number;
+    pollIntervalMs: number;
+    retentionDays: number;
+    deliveryTimeoutMs: number;
+    deliveryRetryBaseMs: number;
+    deliveryRetryMaxMs: number;
+    deliveryGiveUpMs: number;
+  };
+  maintenance: { intervalMs: number; inactiveDays: number | undefined };
+  otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
   outbox: {
     leaseTtlMs: number;
     leaseRefreshMs: number;
@@ -179,6 +223,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     tokenKeys: values.TOKEN_ENCRYPTION_KEYS ?? [],
     natsUrl: values.NATS_URL,
+    events: {
+      natsStream: values.NATS_STREAM,
+      natsSubjectPrefix: values.NATS_SUBJECT_PREFIX,
+      relayBatchSize: values.EVENT_RELAY_BATCH_SIZE,
+      pollIntervalMs: values.EVENT_RELAY_POLL_INTERVAL_MS,
+      retentionDays: values.EVENT_RETENTION_DAYS,
+      deliveryTimeoutMs: values.EVENT_DELIVERY_TIMEOUT_MS,
+      deliveryRetryBaseMs: values.EVENT_DELIVERY_RETRY_BASE_MS,
+      deliveryRetryMaxMs: values.EVENT_DELIVERY_RETRY_MAX_MS,
+      deliveryGiveUpMs: values.EVENT_DELIVERY_GIVE_UP_MS,
+    },
+    maintenance: { intervalMs: values.MAINTENANCE_INTERVAL_MS, inactiveDays: values.RETENTION_INACTIVE_DAYS },
+    otp: {
+      hashKey: values.OTP_HASH_KEY === undefined ? undefined : Buffer.from(values.OTP_HASH_KEY, 'base64'),
+      templateName: values.OTP_TEMPLATE_NAME,
+      templateLanguage: values.OTP_TEMPLATE_LANGUAGE,
+    },
     outbox: {
       leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
       leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS,

@@ -2,7 +2,7 @@
  * SQL for clients (customer records) and contacts (one customer number each, E.164).
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx } from '../db/database.js';
 
 export interface UpsertContactInput {
   orgId: string;
@@ -21,10 +21,12 @@ export interface UpsertedContact {
   id: string;
   clientId: string;
   created: boolean;
+  /** True when the contact is blocked (its inbound messages are flagged and raise no events). */
+  blocked: boolean;
 }
 
 async function updateExisting(tx: Tx, input: UpsertContactInput): Promise<UpsertedContact | undefined> {
-  const row = await sql<{ id: string; client_id: string }>`
+  const row = await sql<{ id: string; client_id: string; blocked: boolean }>`
     UPDATE contacts SET
       -- A late redelivery of an older message must not bring back an older profile name.
       profile_name = CASE WHEN ${input.activeAt}::timestamptz < last_active_at THEN profile_name
@@ -33,9 +35,9 @@ async function updateExisting(tx: Tx, input: UpsertContactInput): Promise<Upsert
       last_active_at = greatest(last_active_at, ${input.activeAt}::timestamptz),
       updated_at = now()
     WHERE org_id = ${input.orgId} AND e164 = ${input.e164}
-    RETURNING id, client_id`.execute(tx);
+    RETURNING id, client_id, blocked_at IS NOT NULL AS blocked`.execute(tx);
   const found = row.rows[0];
-  return found && { id: found.id, clientId: found.client_id, created: false };
+  return found && { id: found.id, clientId: found.client_id, created: false, blocked: found.blocked };
 }
 
 /**
@@ -47,7 +49,7 @@ async function updateExisting(tx: Tx, input: UpsertContactInput): Promise<Upsert
 export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<UpsertedContact> {
   const existing = await updateExisting(tx, input);
   if (existing) return existing;
-  const result = await sql<{ id: string; client_id: string; new_client_id: string }>`
+  const result = await sql<{ id: string; client_id: string; new_client_id: string; blocked: boolean }>`
     WITH new_client AS (
       INSERT INTO clients (org_id, name) VALUES (${input.orgId}, ${input.clientName}) RETURNING id
     )
@@ -60,26 +62,33 @@ export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<
       wa_id = coalesce(excluded.wa_id, c.wa_id),
       last_active_at = greatest(c.last_active_at, excluded.last_active_at),
       updated_at = now()
-    RETURNING c.id, c.client_id, (SELECT id FROM new_client) AS new_client_id`.execute(tx);
+    RETURNING c.id, c.client_id, (SELECT id FROM new_client) AS new_client_id, c.blocked_at IS NOT NULL AS blocked`.execute(tx);
   const row = result.rows[0]!;
   if (row.client_id !== row.new_client_id) {
     // Another transaction created the contact first; our client is an orphan.
     await tx.deleteFrom('clients').where('org_id', '=', input.orgId).where('id', '=', row.new_client_id).execute();
-    return { id: row.id, clientId: row.client_id, created: false };
+    return { id: row.id, clientId: row.client_id, created: false, blocked: row.blocked };
   }
-  return { id: row.id, clientId: row.client_id, created: true };
+  return { id: row.id, clientId: row.client_id, created: true, blocked: false };
 }
 
-/**
- * Blocks (reason given) or unblocks (null) a contact of the organization.
- * @returns false when the contact is not in the organization
- */
-export async function setContactBlocked(db: Db | Tx, orgId: string, contactId: string, block: { reason: string | null } | null): Promise<boolean> {
-  const result = await db
-    .updateTable('contacts')
-    .set(block ? { blocked_at: sql<Date>`coalesce(blocked_at, now())`, blocked_reason: block.reason, updated_at: sql<Date>`now()` } : { blocked_at: null, blocked_reason: null, updated_at: sql<Date>`now()` })
+/** A contact's client and block state, locked FOR UPDATE. */
+export async function lockContact(tx: Tx, orgId: string, contactId: string) {
+  return tx
+    .selectFrom('contacts')
+    .select(['id', 'client_id', 'blocked_at'])
     .where('org_id', '=', orgId)
     .where('id', '=', contactId)
+    .forUpdate()
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Blocks (reason given) or unblocks (null) a contact. */
+export async function setContactBlocked(tx: Tx, orgId: string, contactId: string, block: { reason: string | null } | null): Promise<void> {
+  await tx
+    .updateTable('contacts')
+    .set(block ? { blocked_at: sql<Date>`now()`, blocked_reason: block.reason, updated_at: sql<Date>`now()` } : { blocked_at: null, blocked_reason: null, updated_at: sql<Date>`now()` })
+    .where('org_id', '=', orgId)
+    .where('id', '=', contactId)
+    .execute();
 }

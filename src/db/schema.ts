@@ -5,7 +5,9 @@
  * Business Account (`waba_id` is Meta's id); phone number = a business number (`phone_number_id`
  * is Meta's id); client = the customer record; contact = one customer number (E.164, `wa_id`);
  * thread = the conversation between one business number and one contact; outbox = the queue of
- * outbound messages to deliver; lease = a worker's time-limited claim on an outbox row.
+ * outbound messages to deliver; lease = a worker's time-limited claim on an outbox row; domain event
+ * = a row of `outbox_events`, relayed to NATS JetStream and to event subscriptions (signed HTTP
+ * webhooks of an organization); OTP challenge = one one-time passcode sent to a contact.
  * Columns named `*_ref` hold wahub's uuid of a `wabas`/`phone_numbers` row.
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
@@ -18,6 +20,9 @@ export interface OrganizationsTable {
   id: Generated<string>;
   name: string;
   created_at: Timestamp;
+  /** Authentication template for OTPs (PROTOCOL.md §6); null: OTP_TEMPLATE_NAME / OTP_TEMPLATE_LANGUAGE. */
+  otp_template_name: ColumnType<string | null, string | null | undefined, string | null>;
+  otp_template_language: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type OperatorRole = 'owner' | 'admin' | 'agent';
@@ -106,6 +111,35 @@ export interface ContactsTable {
   blocked_at: NullableTimestamp;
   blocked_reason: string | null;
   last_active_at: NullableTimestamp;
+  /** Set once the contact is both verified (OTP) and has accepted terms. */
+  registered_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OtpChallengesTable {
+  id: Generated<string>;
+  org_id: string;
+  contact_id: string;
+  /** HMAC-SHA256(OTP key, `<challenge id>:<code>`), hex. */
+  code_hash: string;
+  /** The outbound authentication-template message that carried the code. */
+  message_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  attempts: ColumnType<number, number | undefined, number>;
+  consumed_at: NullableTimestamp;
+}
+
+export interface ClientPreferencesTable {
+  org_id: string;
+  client_id: string;
+  notifications_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  /** BCP 47 language tag, canonical form (`en-GB`). */
+  language: ColumnType<string, string | undefined, string>;
+  /** IANA time zone (`Europe/London`). */
+  timezone: ColumnType<string, string | undefined, string>;
+  custom: Json<Record<string, unknown>>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -152,6 +186,8 @@ export interface MessagesTable {
   raw: Json<unknown> | null;
   created_at: Timestamp;
   status_updated_at: Timestamp;
+  /** Inbound from a contact that was blocked at the time: stored, but raises no events. */
+  from_blocked_contact: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export type OutboxState = 'pending' | 'leased' | 'parked' | 'done' | 'failed';
@@ -187,6 +223,39 @@ export interface OutboxEventsTable {
   published_at: NullableTimestamp;
   /** Commit-ordered position stamped by the relay when it publishes (migration 0005). */
   stream_position: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Insertion order (identity); the relay publishes one aggregate's events in this order. */
+  seq: Generated<string>;
+}
+
+export interface EventSubscriptionsTable {
+  id: Generated<string>;
+  org_id: string;
+  url: string;
+  /** Event types delivered (`message.received`, …); `*` means all. */
+  event_types: string[];
+  secret_ciphertext: string;
+  secret_key_id: string;
+  description: string | null;
+  created_at: Timestamp;
+}
+
+export type EventDeliveryState = 'pending' | 'delivered' | 'dead';
+export interface EventDeliveriesTable {
+  id: Generated<string>;
+  org_id: string;
+  subscription_id: string;
+  event_id: string;
+  aggregate_id: string;
+  event_seq: string;
+  state: ColumnType<EventDeliveryState, EventDeliveryState | undefined, EventDeliveryState>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  lease_token: string | null;
+  lease_expires_at: NullableTimestamp;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  completed_at: NullableTimestamp;
 }
 
 export interface WebhookDeadLettersTable {
@@ -298,6 +367,10 @@ export interface Database {
   messages: MessagesTable;
   message_outbox: MessageOutboxTable;
   outbox_events: OutboxEventsTable;
+  event_subscriptions: EventSubscriptionsTable;
+  event_deliveries: EventDeliveriesTable;
+  otp_challenges: OtpChallengesTable;
+  client_preferences: ClientPreferencesTable;
   webhook_dead_letters: WebhookDeadLettersTable;
   pending_statuses: PendingStatusesTable;
   send_governors: SendGovernorsTable;

@@ -24,6 +24,7 @@ import { loginRoutes, sessionRoutes } from '../sessions/sessions.routes.js';
 import { EventStreamHub } from '../stream/stream.hub.js';
 import { streamRoutes } from '../stream/stream.routes.js';
 import { threadActionsRoutes } from '../threads/thread-actions.routes.js';
+import { eventSubscriptionsRoutes } from '../events/subscriptions.routes.js';
 import { requireApiKey } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 import { registerWebUi } from './web-ui.js';
@@ -87,6 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
+    await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher });
     if (options.graph) {
       await api.register(signupRoutes, {
         context: {

@@ -7,6 +7,10 @@
  *   and thread upserted, message inserted once per wamid; a new inbound message reopens the thread.
  * - Statuses: forward only; a status for an unknown wamid is kept in `pending_statuses`.
  * - Anything that cannot be routed or parsed: `webhook_dead_letters`, with the reason.
+ * - Domain events (`contact.created`, `conversation.started`, `message.received`,
+ *   `message.status_changed`, `message.failed`) are written in the same transaction, correlated
+ *   with the webhook's request id. A blocked contact's messages are stored with
+ *   `from_blocked_contact` and raise no events at all (subscribers never hear of them).
  */
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
@@ -19,6 +23,9 @@ import type {
 import { waIdToE164 } from '../shared/phone.js';
 import { reopenThread, upsertThread } from '../threads/threads.repository.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';
+import {
+  advanceMessageStatusWithEvent, type EventContext, recordContactCreated, recordConversationStarted, recordMessageReceived,
+} from '../events/event-writer.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
 
 /** What one webhook changed; also what the route logs. */
@@ -42,6 +49,7 @@ interface Context {
   correlationId: string | null;
   routes: Map<string, Promise<Route>>;
   summary: IngestSummary;
+  events: EventContext;
 }
 
 function route(ctx: Context, phoneNumberId: string): Promise<Route> {
@@ -105,6 +113,10 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
     orgId: number.org_id, e164, waId: item.waId, profileName: item.profileName, clientName: `Guest (${e164})`, activeAt: item.timestamp,
   });
   const thread = await upsertThread(ctx.tx, { orgId: number.org_id, phoneNumberRef: number.id, contactId: contact.id, inboundAt: item.timestamp });
+  if (!contact.blocked) {
+    if (contact.created) await recordContactCreated(ctx.tx, ctx.events, { orgId: number.org_id, id: contact.id, clientId: contact.clientId, e164, waId: item.waId });
+    if (thread.created) await recordConversationStarted(ctx.tx, ctx.events, { orgId: number.org_id, id: thread.id, contactId: contact.id, phoneNumberRef: number.id });
+  }
   const id = await messages.insertInboundMessage(ctx.tx, {
     orgId: number.org_id,
     threadId: thread.id,
@@ -114,11 +126,13 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
     wamid: item.wamid,
     providerTimestamp: item.timestamp,
     raw: item.raw,
+    fromBlockedContact: contact.blocked,
   });
   if (!id) {
     ctx.summary.duplicateMessages++;
     return;
   }
+  if (!contact.blocked) await recordMessageReceived(ctx.tx, ctx.events, number.org_id, id);
   ctx.summary.messagesStored++;
   ctx.summary.messageTypes[item.type] = (ctx.summary.messageTypes[item.type] ?? 0) + 1;
   if (thread.status === 'closed') await reopenThread(ctx.tx, number.org_id, thread.id);
@@ -144,7 +158,7 @@ async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
     });
     return;
   }
-  const changed = await messages.advanceMessageStatus(ctx.tx, {
+  const changed = await advanceMessageStatusWithEvent(ctx.tx, ctx.events, {
     orgId: number.org_id, messageId: message.id, status: item.status, errorCode: error?.code ?? null, errorTitle: error?.title ?? error?.message ?? null,
   });
   if (changed) ctx.summary.statusesApplied++;
@@ -203,6 +217,7 @@ export async function ingestMetaWebhook(db: Db, items: ParsedWebhookItem[], corr
     const ctx: Context = {
       tx,
       correlationId,
+      events: { correlationId, source: 'webhook' },
       routes: new Map(),
       summary: {
         messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0,

@@ -28,12 +28,15 @@ export async function insertInboundMessage(
     wamid: string;
     providerTimestamp: Date;
     raw: unknown;
+    /** The contact is blocked: the message is kept but flagged (and raises no events). */
+    fromBlockedContact?: boolean;
   },
 ): Promise<string | undefined> {
   const result = await sql<{ id: string }>`
-    INSERT INTO messages (org_id, thread_id, phone_number_ref, direction, type, content, provider_message_id, status, provider_timestamp, raw)
+    INSERT INTO messages (org_id, thread_id, phone_number_ref, direction, type, content, provider_message_id, status, provider_timestamp, raw,
+                          from_blocked_contact)
     VALUES (${values.orgId}, ${values.threadId}, ${values.phoneNumberRef}, 'inbound', ${values.type}, ${toJsonb(values.content)}::jsonb,
-            ${values.wamid}, 'received', ${values.providerTimestamp}, ${toJsonb(values.raw)}::jsonb)
+            ${values.wamid}, 'received', ${values.providerTimestamp}, ${toJsonb(values.raw)}::jsonb, ${values.fromBlockedContact ?? false})
     ON CONFLICT (org_id, phone_number_ref, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
     RETURNING id`.execute(tx);
   return result.rows[0]?.id;

@@ -143,19 +143,16 @@ export async function listConnectedMetaNumbers(db: Executor) {
 export async function replacePhoneNumberToken(
   tx: Tx,
   values: { orgId: string; phoneNumberId: string; ciphertext: string; keyId: string },
-): Promise<{ id: string; status: PhoneNumberRow['status'] } | undefined> {
-  return tx
-    .updateTable('phone_numbers')
-    .set({
-      access_token_ciphertext: values.ciphertext,
-      access_token_key_id: values.keyId,
-      status: sql<PhoneNumberStatus>`CASE WHEN status = 'reauth_required' THEN 'active' ELSE status END`,
-      updated_at: new Date(),
-    })
-    .where('org_id', '=', values.orgId)
-    .where('phone_number_id', '=', values.phoneNumberId)
-    .returning(['id', 'status'])
-    .executeTakeFirst();
+): Promise<{ id: string; status: PhoneNumberRow['status']; previousStatus: PhoneNumberRow['status'] } | undefined> {
+  const result = await sql<{ id: string; status: PhoneNumberStatus; previous_status: PhoneNumberStatus }>`
+    UPDATE phone_numbers p SET
+      access_token_ciphertext = ${values.ciphertext}, access_token_key_id = ${values.keyId},
+      status = CASE WHEN p.status = 'reauth_required' THEN 'active' ELSE p.status END, updated_at = now()
+    FROM (SELECT id, status FROM phone_numbers WHERE org_id = ${values.orgId} AND phone_number_id = ${values.phoneNumberId} FOR UPDATE) old
+    WHERE p.id = old.id
+    RETURNING p.id, p.status, old.status AS previous_status`.execute(tx);
+  const row = result.rows[0];
+  return row && { id: row.id, status: row.status, previousStatus: row.previous_status };
 }
 
 /** The organization's numbers with their WABA, for the API (no credentials). */

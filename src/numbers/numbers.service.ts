@@ -11,6 +11,7 @@ import type { TokenCipher } from '../shared/token-cipher.js';
 import { resumeParkedRows } from '../outbound/outbox.repository.js';
 import * as repo from './numbers.repository.js';
 import { assertConsistent } from '../consistency/consistency.service.js';
+import { type EventContext, recordEvent } from '../events/event-writer.js';
 
 export interface ConnectPhoneNumberInput {
   orgId: string;
@@ -33,6 +34,8 @@ export interface ConnectPhoneNumberInput {
   qualityRating?: string | null;
   /** True when the number was registered with Meta (`/register`) by this connection. */
   registered?: boolean;
+  /** Request that caused the connection (for the `phone_number.connected` event). Default: none, source api. */
+  events?: EventContext;
 }
 
 /** Maps the uniqueness refusals of a connection to clear conflicts. */
@@ -81,6 +84,10 @@ export async function saveConnection(tx: Tx, cipher: TokenCipher, input: Connect
     registered: input.registered ?? false,
   });
   if (input.operatorId) await repo.grantWabaAccess(tx, { orgId: input.orgId, operatorId: input.operatorId, wabaRef: waba.id });
+  await recordEvent(tx, input.events ?? { correlationId: null, source: 'api' }, {
+    orgId: input.orgId, aggregateType: 'phone_number', aggregateId: number.id, type: 'phone_number.connected',
+    payload: { phone_number_ref: number.id, phone_number_id: input.phoneNumberId, waba_id: input.wabaId, status: 'active', created: number.created },
+  });
   return number;
 }
 
@@ -137,6 +144,12 @@ export async function setPhoneNumberToken(
     const number = await repo.replacePhoneNumberToken(tx, { orgId: input.orgId, phoneNumberId: input.phoneNumberId, ciphertext: token.ciphertext, keyId: token.keyId });
     if (!number) throw new AppError('not_found', `phone number ${input.phoneNumberId} not found`);
     const resumed = number.status === 'active' ? await resumeParkedRows(tx, input.orgId, number.id) : 0;
+    if (number.previousStatus === 'reauth_required' && number.status === 'active') {
+      await recordEvent(tx, { correlationId: null, source: 'cli' }, {
+        orgId: input.orgId, aggregateType: 'phone_number', aggregateId: number.id, type: 'phone_number.connected',
+        payload: { phone_number_ref: number.id, phone_number_id: input.phoneNumberId, status: 'active', created: false },
+      });
+    }
     return { id: number.id, status: number.status, resumed };
   });
 }

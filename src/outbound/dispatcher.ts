@@ -23,14 +23,16 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
+import { advanceMessageStatusWithEvent, recordMessagesSent, recordReauthRequired } from '../events/event-writer.js';
 import * as messages from '../messages/messages.repository.js';
 import { metrics } from '../ops/metrics.js';
 import type { GraphApiClient, GraphApiError } from '../providers/meta/graph.client.js';
 import { buildMetaSendRequest } from '../providers/meta/send.schema.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { reserveSendSlots, type SlotRequest, throttleNumber } from './governor.repository.js';
+import { throttleNumber } from './governor.repository.js';
 import { fromStoredContent } from './message-content.js';
 import * as outbox from './outbox.repository.js';
+import { SlotReserver } from './slot-reserver.js';
 
 export interface DispatcherOptions {
   db: Db;
@@ -69,8 +71,6 @@ const HORIZON_MS = 2_000;
 const SECONDS_PER_NUMBER = 2;
 const MAX_RETRY_DELAY_MS = 15 * 60_000;
 const THROTTLE_PAUSE_MS = 1_000;
-/** A clock-offset sample is replaced by a later one with a longer round trip only after this long. */
-const CLOCK_SAMPLE_TTL_MS = 60_000;
 const COMPLETION_FLUSH_MS = 5;
 const COMPLETION_BATCH = 200;
 const STATUS_ORDER = ['sent', 'delivered', 'read', 'played', 'failed'] as const;
@@ -144,10 +144,7 @@ export class Dispatcher {
   private readonly maxInFlight: number;
   private readonly leaseRefreshMs: number;
   private readonly leaseMarginMs: number;
-  /** Database clock minus this process's clock (ms), from the reservation answered fastest (see reserveSlots). */
-  private clockOffset = { ms: 0, rttMs: Infinity, at: 0 };
-  /** Smoothed round trip of reservations (ms): an idle number's block starts that far ahead. */
-  private reserveRttMs = LATE_TOLERANCE_MS;
+  private readonly slots: SlotReserver;
 
   constructor(private readonly options: DispatcherOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
@@ -156,6 +153,7 @@ export class Dispatcher {
     // Half the slack between a refresh and the lease's expiry: a send starts only while the lease
     // has at least that long to run, so it reaches Meta before another worker may re-claim the row.
     this.leaseMarginMs = Math.max(0, (options.leaseTtlMs - this.leaseRefreshMs) / 2);
+    this.slots = new SlotReserver(options.db, LATE_TOLERANCE_MS, HORIZON_MS / 4);
   }
 
   /** Starts claiming (and listening for wake-ups). */
@@ -290,7 +288,7 @@ export class Dispatcher {
     const byNumber = groupBy(rows, (row) => row.phone_number_ref);
     // Details first, slots last: a block may start right away, so nothing else should delay its first sends.
     const details = await this.loadDetails(rows);
-    const starts = await this.reserveSlots([...byNumber].map(([phoneNumberRef, group]) => ({
+    const starts = await this.slots.reserve([...byNumber].map(([phoneNumberRef, group]) => ({
       phoneNumberRef, orgId: group[0]!.org_id, count: group.length, intervalMs: slotIntervalMs(group[0]!.throughput_mps),
     })));
     const settles: Array<Promise<void>> = [];
@@ -311,28 +309,6 @@ export class Dispatcher {
     return details;
   }
 
-  /**
-   * Reserves send slots. @returns per number, the local time (epoch ms) of its first slot.
-   * The governor states slots by the database clock. Its offset from this process's clock is
-   * estimated like NTP, from the reservation with the shortest round trip in the last minute (error ≤
-   * half that round trip), so no synchronised clocks are needed. (Anchoring a delay from "now" at the
-   * moment the answer was processed shifted blocks later by the answer's latency and event-loop lag,
-   * onto the next block: more than mps sends in a second, with no send looking late.) An idle
-   * number's block starts one smoothed round trip ahead, so its first slots are not missed.
-   */
-  private async reserveSlots(requests: SlotRequest[]): Promise<Map<string, number>> {
-    const issuedAt = Date.now();
-    const blocks = await reserveSendSlots(this.options.db, requests, Math.min(this.reserveRttMs, HORIZON_MS / 4));
-    const answeredAt = Date.now();
-    const rttMs = answeredAt - issuedAt;
-    this.reserveRttMs = 0.8 * this.reserveRttMs + 0.2 * rttMs;
-    const sample = blocks.values().next().value;
-    if (sample && (rttMs <= this.clockOffset.rttMs || answeredAt - this.clockOffset.at > CLOCK_SAMPLE_TTL_MS)) {
-      this.clockOffset = { ms: sample.dbNowMs - (issuedAt + answeredAt) / 2, rttMs, at: answeredAt };
-    }
-    return new Map([...blocks].map(([ref, block]) => [ref, block.startMs - this.clockOffset.ms]));
-  }
-
   /** Holds a row until its slot, then delivers it. Resolves when its outcome is recorded. */
   private schedule(row: outbox.ClaimedOutboxRow, details: outbox.DeliveryDetails | undefined, dueAt: number, sendableUntil: number): Promise<void> {
     return new Promise<void>((settle) => {
@@ -351,9 +327,9 @@ export class Dispatcher {
           if (this.stopping) return; // stop() released the row and settled it
           // A send that starts late could bunch up with the next block of slots: take a new slot instead.
           if (Date.now() - due > LATE_TOLERANCE_MS) {
-            void this.reserveSlots([{ phoneNumberRef: row.phone_number_ref, orgId: row.org_id, count: 1, intervalMs: slotIntervalMs(row.throughput_mps) }])
+            void this.slots.reserveOne({ phoneNumberRef: row.phone_number_ref, orgId: row.org_id, intervalMs: slotIntervalMs(row.throughput_mps) })
               .then((slot) => {
-                if (!this.stopping) fire(slot.get(row.phone_number_ref) ?? Date.now());
+                if (!this.stopping) fire(slot);
               })
               .catch((error) => this.abandon(held, error));
             return;
@@ -470,6 +446,7 @@ export class Dispatcher {
       if (kept.size < batch.length) this.options.logger.warn({ lost: batch.length - kept.size }, 'leases lost before completion; another worker owns those rows');
       const mine = batch.filter(({ row }) => kept.has(row.id));
       await messages.recordSentMessages(tx, mine.map(({ row, wamid }) => ({ orgId: row.org_id, messageId: row.message_id, wamid })));
+      await recordMessagesSent(tx, mine.map(({ row }) => ({ orgId: row.org_id, messageId: row.message_id, correlationId: row.correlation_id })));
       const withWamid = mine.filter((sent): sent is Sent & { wamid: string } => sent.wamid !== null)
         .map(({ row, wamid }) => ({ orgId: row.org_id, phoneNumberRef: row.phone_number_ref, wamid, messageId: row.message_id }));
       // Statuses that raced ahead of this commit were parked in pending_statuses; apply them now.
@@ -479,7 +456,7 @@ export class Dispatcher {
       for (const status of pending) {
         const target = withWamid.find((sent) => sent.wamid === status.provider_message_id && sent.phoneNumberRef === status.phone_number_ref);
         if (!target) continue;
-        await messages.advanceMessageStatus(tx, {
+        await advanceMessageStatusWithEvent(tx, { correlationId: null, source: 'worker' }, {
           orgId: target.orgId, messageId: target.messageId, status: status.status, errorCode: status.error_code, errorTitle: status.error_title,
         });
       }
@@ -489,7 +466,9 @@ export class Dispatcher {
   private async park(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.parkOutboxRow(tx, row.id, row.lease_token, error))) return;
-      await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref);
+      if (await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref)) {
+        await recordReauthRequired(tx, { correlationId: row.correlation_id, source: 'worker' }, row.org_id, row.phone_number_ref);
+      }
     });
     log.error({ code: error.code }, 'access token rejected: phone number needs re-authorisation; its messages wait');
   }
@@ -497,7 +476,7 @@ export class Dispatcher {
   private async fail(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.failOutboxRow(tx, row.id, row.lease_token, error))) return;
-      await messages.advanceMessageStatus(tx, {
+      await advanceMessageStatusWithEvent(tx, { correlationId: row.correlation_id, source: 'worker' }, {
         orgId: row.org_id, messageId: row.message_id, status: 'failed', errorCode: error.code, errorTitle: error.title,
       });
     });

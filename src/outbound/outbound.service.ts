@@ -8,6 +8,9 @@
  *    co-writer. An agent replying in an unowned thread becomes its owner.
  * 4. Customer service window: free-form messages need an inbound message in the last 24 hours.
  * 5. Replies, reactions and read receipts must reference a message of the same thread.
+ * 6. A blocked contact receives nothing (`contact_blocked`).
+ * Events `contact.created` / `conversation.started` (when the send created them) and
+ * `message.queued` commit with the message.
  */
 import { createHash } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
@@ -23,6 +26,7 @@ import * as threads from '../threads/threads.repository.js';
 import type { SendMessageBody } from './messages.schema.js';
 import { toStoredContent } from './message-content.js';
 import { insertOutboxRow } from './outbox.repository.js';
+import { type EventContext, recordContactCreated, recordConversationStarted, recordMessageQueued } from '../events/event-writer.js';
 
 /** The 24-hour customer service window (Meta "Send messages": templates only outside it). */
 export const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -56,7 +60,7 @@ function replay(existing: { id: string; thread_id: string; request_hash: string 
   return { response: { id: existing.id, status: 'queued', thread_id: existing.thread_id }, replayed: true };
 }
 
-async function resolveThreadId(tx: Tx, principal: Principal, body: SendMessageBody): Promise<string> {
+async function resolveThreadId(tx: Tx, principal: Principal, body: SendMessageBody, events: EventContext): Promise<string> {
   if (body.thread_id) return body.thread_id;
   const number = await findPhoneNumberByPhoneNumberId(tx, principal.orgId, body.from_phone_number_id!);
   if (!number) throw new AppError('not_found', `phone number ${body.from_phone_number_id} not found`);
@@ -66,6 +70,8 @@ async function resolveThreadId(tx: Tx, principal: Principal, body: SendMessageBo
     orgId: principal.orgId, e164, waId: null, profileName: null, clientName: `Guest (${e164})`, activeAt: null,
   });
   const thread = await threads.upsertThread(tx, { orgId: principal.orgId, phoneNumberRef: number.id, contactId: contact.id, inboundAt: null });
+  if (contact.created) await recordContactCreated(tx, events, { orgId: principal.orgId, id: contact.id, clientId: contact.clientId, e164, waId: null });
+  if (thread.created) await recordConversationStarted(tx, events, { orgId: principal.orgId, id: thread.id, contactId: contact.id, phoneNumberRef: number.id });
   return thread.id;
 }
 
@@ -101,7 +107,7 @@ async function assertReferenceInThread(tx: Tx, orgId: string, thread: { id: stri
  * Accepts an outbound message (202 semantics: queued, delivered later by the dispatcher).
  * @param body validated `POST /v1/messages` body
  * @param idempotencyKey the `Idempotency-Key` header, if any
- * @throws AppError not_found, not_allowed_to_send, outside_customer_service_window,
+ * @throws AppError not_found, not_allowed_to_send, outside_customer_service_window, contact_blocked,
  *   phone_number_not_active, invalid_phone_number, idempotency_key_reused, validation_failed
  */
 export async function sendMessage(
@@ -123,13 +129,14 @@ export async function sendMessage(
   const { thread_id: _t, from_phone_number_id: _f, to: _to, ...message } = body;
   const outbound = message as OutboundMessage;
   return withTransaction(db, async (tx) => {
-    const threadId = await resolveThreadId(tx, principal, body);
+    const events: EventContext = { correlationId, source: 'api' };
+    const threadId = await resolveThreadId(tx, principal, body, events);
     // Locking the thread serialises concurrent sends to it: policy, window and order are decided on a stable row.
     const thread = await threads.lockThreadForSend(tx, principal.orgId, threadId);
     if (!thread) throw new AppError('not_found', 'thread not found');
     if (thread.phone_number_status === 'disconnected') throw new AppError('phone_number_not_active', 'the thread\'s business number is disconnected');
+    if (thread.blocked_at !== null) throw new AppError('contact_blocked', 'the contact is blocked: nothing can be sent to it');
     await assertMaySend(tx, principal, thread);
-    if (thread.contact_blocked_at !== null && outbound.type !== 'mark_as_read') throw new AppError('contact_blocked', 'the contact is blocked: unblock it to write');
     const windowOpen = thread.last_inbound_at !== null && Date.now() - thread.last_inbound_at.getTime() < CUSTOMER_SERVICE_WINDOW_MS;
     if (isFreeFormMessage(outbound.type) && !windowOpen) {
       throw new AppError('outside_customer_service_window', 'the customer has not written in the last 24 hours: only templates may be sent');
@@ -153,6 +160,7 @@ export async function sendMessage(
     }
     await insertOutboxRow(tx, { orgId: principal.orgId, messageId: id, threadId: thread.id, phoneNumberRef: thread.phone_number_ref, correlationId });
     await threads.touchThread(tx, principal.orgId, thread.id);
+    await recordMessageQueued(tx, events, principal.orgId, id);
     return { response: { id, status: 'queued', thread_id: thread.id }, replayed: false };
   });
 }

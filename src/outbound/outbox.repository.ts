@@ -57,27 +57,45 @@ export interface ClaimOptions {
  * - its number's governor has a free slot within `horizonMs`, and at most
  *   `throughput_mps · secondsPerNumber` rows of one number are taken, so a lease never covers
  *   sends far in the future.
- * Candidates are chosen without locks, then locked with SKIP LOCKED, re-checking the due condition
- * (a concurrent claimer may have taken them). Claimed messages move to `sending`.
+ * The scan is bounded: due rows are read oldest-due first from the pending partial index
+ * `(next_attempt_at, id)`, filtered by those conditions, and the scan stops after `4 · limit`
+ * eligible rows, so a claim costs the same with 100 or 1,000,000 rows queued (the window that
+ * caps rows per number then runs over those few rows only). Candidates are chosen without locks,
+ * then locked with SKIP LOCKED, re-checking the due condition (a concurrent claimer may have taken
+ * them). Claimed messages move to `sending`.
  */
 export async function claimOutboxBatch(db: Db, options: ClaimOptions): Promise<ClaimedOutboxRow[]> {
+  const horizon = sql`now() + ${options.horizonMs} * interval '1 millisecond'`;
   const result = await sql<ClaimedOutboxRow>`
-    WITH due AS (
-      SELECT o.id, n.throughput_mps,
-             row_number() OVER (PARTITION BY o.phone_number_ref ORDER BY o.id) AS number_rank
-      FROM message_outbox o
-      JOIN phone_numbers n ON n.id = o.phone_number_ref AND n.status = 'active'
-      LEFT JOIN send_governors g ON g.phone_number_ref = o.phone_number_ref
-      WHERE ((o.state = 'pending' AND o.next_attempt_at <= now()) OR (o.state = 'leased' AND o.lease_expires_at < now()))
-        AND NOT EXISTS (
-          SELECT 1 FROM message_outbox earlier
-          WHERE earlier.thread_id = o.thread_id AND earlier.state IN ('pending', 'leased', 'parked') AND earlier.id < o.id)
-        AND (g.phone_number_ref IS NULL OR greatest(g.tat, g.throttled_until) < now() + ${options.horizonMs} * interval '1 millisecond')
-      ORDER BY o.id
-      LIMIT ${options.limit * 4}
+    WITH ready AS (
+      (SELECT o.id, o.phone_number_ref, n.throughput_mps
+       FROM message_outbox o
+       JOIN phone_numbers n ON n.id = o.phone_number_ref AND n.status = 'active'
+       LEFT JOIN send_governors g ON g.phone_number_ref = o.phone_number_ref
+       WHERE o.state = 'pending' AND o.next_attempt_at <= now()
+         AND (g.phone_number_ref IS NULL OR greatest(g.tat, g.throttled_until) < ${horizon})
+         AND NOT EXISTS (
+           SELECT 1 FROM message_outbox earlier
+           WHERE earlier.thread_id = o.thread_id AND earlier.state IN ('pending', 'leased', 'parked') AND earlier.id < o.id)
+       ORDER BY o.next_attempt_at, o.id
+       LIMIT ${options.limit * 4})
+      UNION ALL
+      (SELECT o.id, o.phone_number_ref, n.throughput_mps
+       FROM message_outbox o
+       JOIN phone_numbers n ON n.id = o.phone_number_ref AND n.status = 'active'
+       LEFT JOIN send_governors g ON g.phone_number_ref = o.phone_number_ref
+       WHERE o.state = 'leased' AND o.lease_expires_at < now()
+         AND (g.phone_number_ref IS NULL OR greatest(g.tat, g.throttled_until) < ${horizon})
+         AND NOT EXISTS (
+           SELECT 1 FROM message_outbox earlier
+           WHERE earlier.thread_id = o.thread_id AND earlier.state IN ('pending', 'leased', 'parked') AND earlier.id < o.id)
+       ORDER BY o.lease_expires_at
+       LIMIT ${options.limit})
+    ), ranked AS (
+      SELECT ready.*, row_number() OVER (PARTITION BY ready.phone_number_ref ORDER BY ready.id) AS number_rank FROM ready
     ), candidates AS (
-      SELECT o.id, due.throughput_mps, o.state = 'leased' AS reclaimed FROM message_outbox o JOIN due ON due.id = o.id
-      WHERE due.number_rank <= greatest(1, due.throughput_mps * ${options.secondsPerNumber})
+      SELECT o.id, ranked.throughput_mps, o.state = 'leased' AS reclaimed FROM message_outbox o JOIN ranked ON ranked.id = o.id
+      WHERE ranked.number_rank <= greatest(1, ranked.throughput_mps * ${options.secondsPerNumber})
         AND ((o.state = 'pending' AND o.next_attempt_at <= now()) OR (o.state = 'leased' AND o.lease_expires_at < now()))
       ORDER BY o.id
       LIMIT ${options.limit}
@@ -198,14 +216,18 @@ export async function parkOutboxRow(tx: Tx, id: string, leaseToken: string, last
   return Number(result.numAffectedRows) === 1;
 }
 
-/** Marks a number as needing re-authorisation (Meta error 190); its rows wait until it is active again. */
-export async function markPhoneNumberReauthRequired(db: Executor, phoneNumberRef: string): Promise<void> {
-  await db
+/**
+ * Marks a number as needing re-authorisation (Meta error 190); its rows wait until it is active again.
+ * @returns true when the number was active until now (the caller records the event once)
+ */
+export async function markPhoneNumberReauthRequired(db: Executor, phoneNumberRef: string): Promise<boolean> {
+  const result = await db
     .updateTable('phone_numbers')
     .set({ status: 'reauth_required', updated_at: new Date() })
     .where('id', '=', phoneNumberRef)
     .where('status', '=', 'active')
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Parked rows of a number become pending again (after its token was replaced), and workers are woken. */

@@ -10,10 +10,7 @@
  */
 import pg from 'pg';
 import type { Db } from '../db/database.js';
-import { listEventsAfter, type StreamEventRow } from './stream.repository.js';
-
-/** The NOTIFY channel of published domain events; the payload is the organization id. */
-export const EVENTS_CHANNEL = 'wahub_events';
+import { EVENTS_NOTIFY_CHANNEL, readEventStream, type StreamEvent } from '../events/stream.js';
 
 export interface StreamLogger {
   warn(object: object, message: string): void;
@@ -42,18 +39,20 @@ interface Subscriber {
 }
 
 /** Formats one event as an SSE frame: `id` = stream position, `event` = event type, `data` = JSON. */
-export function formatEvent(row: StreamEventRow): string {
+export function formatEvent(event: StreamEvent): string {
   const data = {
-    event_id: row.id,
-    event_type: row.event_type,
-    aggregate_type: row.aggregate_type,
-    aggregate_id: row.aggregate_id,
-    occurred_at: row.created_at.toISOString(),
-    payload: row.payload,
+    event_id: event.id,
+    event_type: event.type,
+    event_version: event.version,
+    aggregate_type: event.aggregate_type,
+    aggregate_id: event.aggregate_id,
+    correlation_id: event.correlation_id,
+    occurred_at: event.created_at,
+    payload: event.data,
   };
   // A newline would end the field early; event types never contain one, but the column is text.
-  const type = row.event_type.replace(/[\r\n]/g, ' ');
-  return `id: ${row.stream_position}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+  const type = event.type.replace(/[\r\n]/g, ' ');
+  return `id: ${event.position}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 export class EventStreamHub {
@@ -137,11 +136,11 @@ export class EventStreamHub {
     client.on('error', retry);
     client.on('end', () => retry(new Error('connection ended')));
     client.on('notification', (message) => {
-      if (message.channel === EVENTS_CHANNEL) this.wake(message.payload || undefined);
+      if (message.channel === EVENTS_NOTIFY_CHANNEL) this.wake(message.payload || undefined);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      await client.query(`LISTEN ${EVENTS_NOTIFY_CHANNEL}`);
       // Notifications sent while we were not listening are lost: catch up once.
       this.wake();
     } catch (error) {
@@ -159,10 +158,10 @@ export class EventStreamHub {
     try {
       for (;;) {
         subscriber.again = false;
-        const rows = await listEventsAfter(this.options.db, subscriber.orgId, subscriber.cursor, this.batchSize);
+        const rows = await readEventStream(this.options.db, subscriber.orgId, subscriber.cursor, this.batchSize);
         if (!this.subscribers.has(subscriber)) return;
         for (const row of rows) subscriber.write(formatEvent(row));
-        if (rows.length > 0) subscriber.cursor = rows.at(-1)!.stream_position;
+        if (rows.length > 0) subscriber.cursor = rows.at(-1)!.position;
         if (rows.length < this.batchSize && !subscriber.again) return;
       }
     } catch (error) {

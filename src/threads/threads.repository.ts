@@ -61,7 +61,7 @@ export async function lockThreadForSend(tx: Tx, orgId: string, threadId: string)
       'threads.last_inbound_at',
       'phone_numbers.status as phone_number_status',
       'contacts.e164',
-      'contacts.blocked_at as contact_blocked_at',
+      'contacts.blocked_at',
     ])
     .where('threads.org_id', '=', orgId)
     .where('threads.id', '=', threadId)

@@ -41,7 +41,7 @@ export async function threadsRoutes(app: FastifyInstance, options: { db: Db }): 
   app.post('/v1/threads', async (request, reply) => {
     const principal = principalOf(request);
     const body = parseInput(createThreadSchema, request.body);
-    const { thread, created } = await openThread(db, principal.orgId, body.from_phone_number_id, body.phone);
+    const { thread, created } = await openThread(db, principal.orgId, body.from_phone_number_id, body.phone, request.id);
     return reply.status(created ? 201 : 200).send(thread);
   });
 

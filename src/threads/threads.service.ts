@@ -9,6 +9,7 @@ import { AppError } from '../shared/errors.js';
 import { toE164 } from '../shared/phone.js';
 import { CUSTOMER_SERVICE_WINDOW_MS } from '../outbound/outbound.service.js';
 import { findThread, type LastMessagePreview, type ThreadListRow, upsertThread } from './threads.repository.js';
+import { recordContactCreated, recordConversationStarted } from '../events/event-writer.js';
 
 export interface ThreadJson {
   id: string;
@@ -66,7 +67,9 @@ export function presentThread(row: ThreadListRow): ThreadJson {
  * @param phone the customer's number, E.164
  * @throws AppError not_found (number not in the organization), invalid_phone_number
  */
-export async function openThread(db: Db, orgId: string, phoneNumberId: string, phone: string): Promise<{ thread: ThreadJson; created: boolean }> {
+export async function openThread(
+  db: Db, orgId: string, phoneNumberId: string, phone: string, correlationId: string | null = null,
+): Promise<{ thread: ThreadJson; created: boolean }> {
   const e164 = toE164(phone);
   if (!e164) throw new AppError('invalid_phone_number', `"${phone}" is not an E.164 phone number (e.g. +14155550123)`);
   return withTransaction(db, async (tx) => {
@@ -74,6 +77,9 @@ export async function openThread(db: Db, orgId: string, phoneNumberId: string, p
     if (!number) throw new AppError('not_found', `phone number ${phoneNumberId} not found`);
     const contact = await upsertContact(tx, { orgId, e164, waId: null, profileName: null, clientName: `Guest (${e164})`, activeAt: null });
     const thread = await upsertThread(tx, { orgId, phoneNumberRef: number.id, contactId: contact.id, inboundAt: null });
+    const events = { correlationId, source: 'api' as const };
+    if (contact.created) await recordContactCreated(tx, events, { orgId, id: contact.id, clientId: contact.clientId, e164, waId: null });
+    if (thread.created) await recordConversationStarted(tx, events, { orgId, id: thread.id, contactId: contact.id, phoneNumberRef: number.id });
     const row = await findThread(tx, orgId, thread.id);
     return { thread: presentThread(row!), created: thread.created };
   });

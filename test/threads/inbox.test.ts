@@ -115,6 +115,10 @@ describe('POST /v1/contacts/{id}/block', () => {
     const { threadId } = await deliverInbound(app, t.db, number);
     const contactId = (await call(org.apiKey, 'GET', `/v1/threads/${threadId}`)).json().contact_id;
     expect((await call(org.apiKey, 'POST', `/v1/contacts/${contactId}/block`, { reason: 'spam' })).statusCode).toBe(204);
+    expect((await call(org.apiKey, 'POST', `/v1/contacts/${contactId}/block`, { reason: 'again' })).statusCode).toBe(204);
+    // One event per change of state, written with the change.
+    const events = await t.db.selectFrom('outbox_events').select(['event_type', 'payload']).where('aggregate_id', '=', contactId).where('event_type', 'like', 'contact.%blocked').execute();
+    expect(events).toEqual([{ event_type: 'contact.blocked', payload: expect.objectContaining({ contact_id: contactId, reason: 'spam' }) }]);
     const blocked = (await call(org.apiKey, 'GET', `/v1/threads/${threadId}`)).json();
     expect(blocked.contact_blocked_at).not.toBeNull();
     expect(blocked.can_send).toBe(false);

@@ -1,0 +1,204 @@
+/**
+ * SQL of the domain-event outbox (`outbox_events`): appending events inside the caller's
+ * transaction, the relay's claim / order checks / publish stamp, retention, and the stream read of
+ * Server-Sent Events.
+ */
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+import { toJsonb } from '../db/json.js';
+import { EVENT_VERSION, type EventType, type NewEvent } from './event-types.js';
+
+type Executor = Db | Tx;
+
+/**
+ * Advisory lock (bigint key, transaction level) the relay holds while it stamps `stream_position`
+ * and until it commits, so positions become visible in increasing order (migration 0005).
+ * The value is the ASCII bytes "wahub" followed by 0x0005: unlikely to collide with other locks.
+ */
+export const STREAM_POSITION_LOCK_KEY = 33602623502417925n;
+
+/**
+ * First key of the two-key advisory locks the relay takes per aggregate (`pg_try_advisory_xact_lock(
+ * AGGREGATE_LOCK_CLASS, hashtext(aggregate_id))`): two relays never publish one aggregate at once.
+ */
+export const AGGREGATE_LOCK_CLASS = 0x57414855; // "WAHU"
+
+/** Channel NOTIFYed with an organization id whenever events of that organization are published. */
+export const EVENTS_NOTIFY_CHANNEL = 'wahub_events';
+
+/** Appends events in the given order (their `seq` follows it). */
+export async function insertEvents(tx: Tx, events: NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx
+    .insertInto('outbox_events')
+    .values(events.map((event) => ({
+      org_id: event.orgId,
+      aggregate_id: event.aggregateId,
+      aggregate_type: event.aggregateType,
+      event_type: event.type,
+      event_version: EVENT_VERSION,
+      payload: toJsonb(event.payload),
+      metadata: toJsonb(event.metadata ?? {}),
+      correlation_id: event.correlationId,
+    })))
+    .execute();
+}
+
+export interface MessageEventInput {
+  orgId: string;
+  messageId: string;
+  type: Extract<EventType, 'message.received' | 'message.queued' | 'message.status_changed' | 'message.failed'>;
+  correlationId: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Appends message events whose payload is read from the message as it is now (inside the caller's
+ * transaction): ids the inbox needs, direction, type, status and error; never the content.
+ * @param onlyStatus when set, a message whose status is not this one is skipped (used after a
+ *   conditional status update: no event when the update did not apply)
+ */
+export async function insertMessageEvents(tx: Tx, inputs: MessageEventInput[], onlyStatus?: string): Promise<void> {
+  if (inputs.length === 0) return;
+  await sql`
+    INSERT INTO outbox_events (org_id, aggregate_id, aggregate_type, event_type, event_version, payload, metadata, correlation_id)
+    SELECT m.org_id, m.id, 'message', x.event_type, ${EVENT_VERSION},
+           jsonb_build_object(
+             'message_id', m.id, 'thread_id', m.thread_id, 'contact_id', t.contact_id,
+             'phone_number_ref', m.phone_number_ref, 'phone_number_id', p.phone_number_id,
+             'direction', m.direction, 'type', m.type, 'status', m.status,
+             'error_code', m.error_code, 'error_title', m.error_title, 'provider_message_id', m.provider_message_id),
+           x.metadata::jsonb, x.correlation_id
+    FROM unnest(${inputs.map((i) => i.orgId)}::uuid[], ${inputs.map((i) => i.messageId)}::uuid[], ${inputs.map((i) => i.type)}::text[],
+                ${inputs.map((i) => i.correlationId)}::text[], ${inputs.map((i) => toJsonb(i.metadata))}::text[])
+         WITH ORDINALITY AS x(org_id, id, event_type, correlation_id, metadata, ord)
+    JOIN messages m ON m.org_id = x.org_id AND m.id = x.id
+    JOIN threads t ON t.org_id = m.org_id AND t.id = m.thread_id
+    JOIN phone_numbers p ON p.org_id = m.org_id AND p.id = m.phone_number_ref
+    WHERE ${onlyStatus ?? null}::text IS NULL OR m.status = ${onlyStatus ?? null}::text
+    ORDER BY x.ord`.execute(tx);
+}
+
+/** An unpublished event as the relay sees it. */
+export interface OutboxEvent {
+  id: string;
+  seq: string;
+  org_id: string;
+  aggregate_id: string;
+  aggregate_type: string;
+  event_type: string;
+  event_version: number;
+  payload: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  correlation_id: string | null;
+  created_at: Date;
+}
+
+/**
+ * Locks up to `limit` unpublished events, oldest (`seq`) first, skipping rows another relay holds.
+ * The caller keeps the transaction open while it publishes, then stamps them with markPublished.
+ */
+export async function claimUnpublishedEvents(tx: Tx, limit: number): Promise<OutboxEvent[]> {
+  const result = await sql<OutboxEvent>`
+    SELECT id, seq, org_id, aggregate_id, aggregate_type, event_type, event_version, payload, metadata, correlation_id, created_at
+    FROM outbox_events WHERE published_at IS NULL
+    ORDER BY seq LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED`.execute(tx);
+  return result.rows;
+}
+
+/** Takes the per-aggregate advisory locks it can; returns the aggregate ids now held by this transaction. */
+export async function tryLockAggregates(tx: Tx, aggregateIds: string[]): Promise<Set<string>> {
+  if (aggregateIds.length === 0) return new Set();
+  const result = await sql<{ aggregate_id: string }>`
+    SELECT a::text AS aggregate_id FROM (SELECT DISTINCT a FROM unnest(${aggregateIds}::uuid[]) AS a ORDER BY a) s
+    WHERE pg_try_advisory_xact_lock(${AGGREGATE_LOCK_CLASS}, hashtext(a::text))`.execute(tx);
+  return new Set(result.rows.map((row) => row.aggregate_id));
+}
+
+/**
+ * For each aggregate, the lowest `seq` of an unpublished event that is NOT among `claimedIds` (one
+ * another relay holds, or one beyond the batch). Claimed events at or after it must wait.
+ */
+export async function findUnclaimedEarliest(tx: Tx, aggregateIds: string[], claimedIds: string[]): Promise<Map<string, bigint>> {
+  if (aggregateIds.length === 0) return new Map();
+  const result = await sql<{ aggregate_id: string; seq: string }>`
+    SELECT aggregate_id, min(seq) AS seq FROM outbox_events
+    WHERE published_at IS NULL AND aggregate_id = ANY(${aggregateIds}::uuid[]) AND NOT (id = ANY(${claimedIds}::uuid[]))
+    GROUP BY aggregate_id`.execute(tx);
+  return new Map(result.rows.map((row) => [row.aggregate_id, BigInt(row.seq)]));
+}
+
+/**
+ * Creates one pending delivery per (event, subscription of its organization that wants its type),
+ * in event order. Redelivery after a crash is harmless (unique per subscription × event).
+ * @returns deliveries created
+ */
+export async function insertDeliveriesFor(tx: Tx, eventIds: string[]): Promise<number> {
+  if (eventIds.length === 0) return 0;
+  const result = await sql`
+    INSERT INTO event_deliveries (org_id, subscription_id, event_id, aggregate_id, event_seq)
+    SELECT e.org_id, s.id, e.id, e.aggregate_id, e.seq
+    FROM outbox_events e
+    JOIN event_subscriptions s ON s.org_id = e.org_id AND (e.event_type = ANY(s.event_types) OR '*' = ANY(s.event_types))
+    WHERE e.id = ANY(${eventIds}::uuid[])
+    ORDER BY e.seq, s.id
+    ON CONFLICT (subscription_id, event_id) DO NOTHING`.execute(tx);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/**
+ * Marks events published, in the given (publish) order: under STREAM_POSITION_LOCK_KEY, each gets
+ * `stream_position = nextval('outbox_events_stream_position_seq')`, then `NOTIFY wahub_events` once
+ * per organization. The lock is held until the caller commits, which makes positions
+ * commit-ordered: a reader that saw position n will never later see a new position < n.
+ * Call it last in the relay's transaction and commit right after.
+ */
+export async function markPublished(tx: Tx, eventIds: string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await sql`SELECT pg_advisory_xact_lock(${STREAM_POSITION_LOCK_KEY}::bigint)`.execute(tx);
+  const result = await sql<{ org_id: string }>`
+    WITH positions AS (
+      SELECT x.id, nextval('outbox_events_stream_position_seq') AS position
+      FROM unnest(${eventIds}::uuid[]) WITH ORDINALITY AS x(id, ord)
+    )
+    UPDATE outbox_events e SET published_at = now(), stream_position = positions.position
+    FROM positions WHERE e.id = positions.id AND e.published_at IS NULL
+    RETURNING e.org_id`.execute(tx);
+  const orgIds = [...new Set(result.rows.map((row) => row.org_id))].sort();
+  await sql`SELECT pg_notify(${EVENTS_NOTIFY_CHANNEL}, o) FROM unnest(${orgIds}::text[]) AS o`.execute(tx);
+}
+
+/** Events of an organization published after `afterPosition`, in stream order (Server-Sent Events). */
+export async function listPublishedEventsAfter(db: Executor, orgId: string, afterPosition: string, limit: number) {
+  return db
+    .selectFrom('outbox_events')
+    .select(['id', 'stream_position', 'aggregate_type', 'aggregate_id', 'event_type', 'event_version', 'payload', 'correlation_id', 'created_at'])
+    .where('org_id', '=', orgId)
+    .where('stream_position', '>', afterPosition)
+    .orderBy('stream_position')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Deletes up to `limit` events published before `cutoff` that no delivery is still waiting for.
+ * @returns rows deleted (call again until 0)
+ */
+export async function deletePublishedEventsBefore(db: Executor, cutoff: Date, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM outbox_events WHERE id IN (
+      SELECT e.id FROM outbox_events e
+      WHERE e.published_at IS NOT NULL AND e.published_at < ${cutoff}
+        AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id AND d.state = 'pending')
+      LIMIT ${limit})`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/** Deletes every event (published or not) about these aggregates (GDPR erasure). */
+export async function deleteEventsOfAggregates(tx: Tx, orgId: string, aggregateIds: string[]): Promise<number> {
+  if (aggregateIds.length === 0) return 0;
+  const result = await sql`
+    DELETE FROM outbox_events WHERE org_id = ${orgId} AND aggregate_id = ANY(${aggregateIds}::uuid[])`.execute(tx);
+  return Number(result.numAffectedRows ?? 0);
+}

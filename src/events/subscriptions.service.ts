@@ -1,0 +1,93 @@
+/**
+ * Event subscriptions: an organization's HTTP webhooks for domain events. The signing secret is
+ * generated here, returned once at creation, and stored encrypted (like access tokens).
+ */
+import type { Db } from '../db/database.js';
+import type { EventDeliveryState } from '../db/schema.js';
+import { AppError, notFound } from '../shared/errors.js';
+import type { TokenCipher } from '../shared/token-cipher.js';
+import { generateSubscriptionSecret } from './signature.js';
+import * as repo from './subscriptions.repository.js';
+
+type SubscriptionRow = NonNullable<Awaited<ReturnType<typeof repo.findSubscription>>>;
+
+export interface SubscriptionJson {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  created_at: string;
+}
+
+export function presentSubscription(row: SubscriptionRow): SubscriptionJson {
+  return { id: row.id, url: row.url, event_types: row.event_types, description: row.description, created_at: row.created_at.toISOString() };
+}
+
+/**
+ * Creates a subscription. @returns it with its `secret` (shown this once)
+ * @param eventTypes event types (docs/API.md), or `["*"]` for all
+ */
+export async function createSubscription(
+  db: Db,
+  cipher: TokenCipher,
+  input: { orgId: string; url: string; eventTypes: string[]; description: string | null },
+): Promise<SubscriptionJson & { secret: string }> {
+  const secret = generateSubscriptionSecret();
+  const sealed = cipher.encrypt(secret);
+  const row = await repo.insertSubscription(db, {
+    orgId: input.orgId, url: input.url, eventTypes: [...new Set(input.eventTypes)].sort(), description: input.description,
+    secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId,
+  });
+  return { ...presentSubscription(row), secret };
+}
+
+/** The organization's subscriptions, oldest first (no secrets). */
+export async function listSubscriptionsOf(db: Db, orgId: string): Promise<SubscriptionJson[]> {
+  return (await repo.listSubscriptions(db, orgId)).map(presentSubscription);
+}
+
+/** @throws AppError not_found */
+export async function getSubscription(db: Db, orgId: string, id: string): Promise<SubscriptionJson> {
+  const row = await repo.findSubscription(db, orgId, id);
+  if (!row) throw notFound('event subscription');
+  return presentSubscription(row);
+}
+
+/** @throws AppError not_found */
+export async function removeSubscription(db: Db, orgId: string, id: string): Promise<void> {
+  if (!(await repo.deleteSubscription(db, orgId, id))) throw notFound('event subscription');
+}
+
+/**
+ * A page of a subscription's deliveries (newest first; `cursor` is the last id of the previous page).
+ * @throws AppError not_found, invalid_cursor
+ */
+export async function listSubscriptionDeliveries(
+  db: Db,
+  input: { orgId: string; subscriptionId: string; state?: EventDeliveryState; limit: number; cursor?: string },
+) {
+  await getSubscription(db, input.orgId, input.subscriptionId);
+  if (input.cursor !== undefined && !/^[1-9][0-9]{0,18}$/.test(input.cursor)) throw new AppError('invalid_cursor', 'cursor is malformed; use next_cursor from the previous page');
+  const rows = await repo.listDeliveries(db, { ...input, limit: input.limit + 1, beforeId: input.cursor });
+  const page = rows.slice(0, input.limit);
+  return {
+    data: page.map((row) => ({
+      id: row.id,
+      event_id: row.event_id,
+      event_type: row.event_type,
+      state: row.state,
+      attempts: row.attempts,
+      next_attempt_at: row.state === 'pending' ? row.next_attempt_at.toISOString() : null,
+      last_status: row.last_status,
+      last_error: row.last_error,
+      created_at: row.created_at.toISOString(),
+      completed_at: row.completed_at?.toISOString() ?? null,
+    })),
+    next_cursor: rows.length > input.limit ? page.at(-1)!.id : null,
+  };
+}
+
+/** Re-queues a dead-lettered delivery. @throws AppError not_found (no such dead delivery) */
+export async function redriveSubscriptionDelivery(db: Db, orgId: string, subscriptionId: string, deliveryId: string): Promise<void> {
+  if (!(await repo.redriveDelivery(db, orgId, subscriptionId, deliveryId))) throw notFound('dead-lettered delivery');
+}
