@@ -2,8 +2,9 @@
 /// <reference lib="dom.iterable" />
 /**
  * The operator web inbox in real Chromium against the whole hub (`serve --role all` in sandbox
- * mode: API, dispatcher and the Cloud API simulator playing Meta). Writes the README screenshots
- * to docs/screenshots/.
+ * mode: API, dispatcher, domain-event relay and the Cloud API simulator playing Meta). Live
+ * updates travel the real path: change → outbox_events → relay → NOTIFY → /v1/stream → refetch.
+ * Writes the README screenshots to docs/screenshots/.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,6 @@ import { type Hub, startHub } from '../../src/server.js';
 import { createTestOperator } from '../helpers/factories.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { type BrowserSession, openBrowser } from './browser.js';
-import { REAL_RELAY_PRESENT, startStandInRelay } from './stand-in-relay.js';
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
 const AGENT_PASSWORD = 'agent password 123';
@@ -56,7 +56,6 @@ describe('web inbox in Chromium', () => {
   let t: TestDatabase;
   let dataDir: string;
   let hub: Hub;
-  let relay: { stop(): Promise<void> } | undefined;
   let owner: BrowserSession;
   let agent: BrowserSession | undefined;
   let mayaThreadId: string;
@@ -73,15 +72,13 @@ describe('web inbox in Chromium', () => {
     hub = await startHub('all', {
       DATABASE_URL: t.url, WAHUB_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent',
       // Each status stays on screen long enough to be seen: sent, delivered, read 0.4 s apart.
-      SANDBOX_STATUS_DELAYS_MS: '400,800,1200', OUTBOX_POLL_INTERVAL_MS: '50',
+      SANDBOX_STATUS_DELAYS_MS: '400,800,1200', OUTBOX_POLL_INTERVAL_MS: '50', EVENT_RELAY_POLL_INTERVAL_MS: '50',
     });
-    if (!REAL_RELAY_PRESENT) relay = startStandInRelay(t.db);
     owner = await openBrowser();
   });
   afterAll(async () => {
     await agent?.close();
     await owner?.close();
-    await relay?.stop();
     await hub?.close();
     await t?.drop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
