@@ -10,7 +10,12 @@ const config = path.join(root, 'web', 'vite.config.ts');
 if (!existsSync(config)) {
   console.log('build-web: no web/ sources here, skipping the UI build');
 } else {
-  const { build } = await import('vite');
-  await build({ configFile: config, logLevel: 'warn' });
-  console.log('build-web: web inbox built into web/dist');
+  const vite = await import('vite').catch(() => undefined);
+  if (!vite) {
+    // e.g. `npm install --package-lock-only`, which runs prepare without installing anything.
+    console.log('build-web: vite is not installed, skipping the UI build');
+  } else {
+    await vite.build({ configFile: config, logLevel: 'warn' });
+    console.log('build-web: web inbox built into web/dist');
+  }
 }
