@@ -121,6 +121,22 @@ describe('web inbox in Chromium', () => {
     const { page } = owner;
     await simulator(hub, 'inbound', { phone_number_id: hub.demo!.phone_number_id, from: '14155550123', profile_name: 'Maya Chen', text: 'Great, thank you!' });
     await page.locator('article.msg-inbound', { hasText: 'Great, thank you!' }).waitFor({ timeout: 10_000 });
+    // Other message types render sensibly: a photo with caption and download link, a location.
+    await simulator(hub, 'inbound', {
+      phone_number_id: hub.demo!.phone_number_id, from: '14155550123', profile_name: 'Maya Chen',
+      message: { type: 'image', image: { id: '5550001', mime_type: 'image/jpeg', sha256: 'x', caption: 'This is the parcel I got' } },
+    });
+    await simulator(hub, 'inbound', {
+      phone_number_id: hub.demo!.phone_number_id, from: '14155550123', profile_name: 'Maya Chen',
+      message: { type: 'location', location: { latitude: 37.7749, longitude: -122.4194, name: 'Home', address: '1 Market St, San Francisco' } },
+    });
+    const photo = page.locator('article.msg-type-image', { hasText: 'This is the parcel I got' });
+    await photo.waitFor({ timeout: 10_000 });
+    const download = await photo.getByRole('link', { name: 'Download Photo' }).getAttribute('href');
+    expect(download).toMatch(/^\/v1\/messages\/[0-9a-f-]{36}\/media$/);
+    const media = await page.evaluate(async (href) => (await fetch(href)).text(), download!);
+    expect(media).toBe('simulated WhatsApp media 5550001\n');
+    await page.locator('article.msg-type-location', { hasText: '1 Market St, San Francisco' }).waitFor({ timeout: 10_000 });
     await simulator(hub, 'inbound', { phone_number_id: hub.demo!.phone_number_id, from: '33612345678', profile_name: 'Camille Martin', text: 'Bonjour, do you have this in blue?' });
     await page.locator('a.thread-item', { hasText: 'Camille Martin' }).locator('.badge').waitFor({ timeout: 10_000 });
   });

@@ -28,8 +28,8 @@ export function shortTime(iso: string, now = Date.now()): string {
 export const clockTime = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 const TYPE_LABELS: Record<string, string> = {
-  image: '📷 Photo', video: '🎬 Video', audio: '🎤 Audio', document: '📄 Document', sticker: 'Sticker', location: '📍 Location',
-  contacts: '👤 Contact card', interactive: 'Reply', button: 'Button reply', reaction: 'Reaction', order: '🛒 Order',
+  image: 'Photo', video: 'Video', audio: 'Audio', document: 'Document', sticker: 'Sticker', location: 'Location',
+  contacts: 'Contact card', interactive: 'Reply', button: 'Button reply', reaction: 'Reaction', order: 'Order',
   template: 'Template', unsupported: 'Unsupported message', system: 'System message',
 };
 

@@ -1,11 +1,11 @@
 import type { ReactNode } from 'react';
 import type { Message } from '../api';
+import { Icon } from './Icon';
 
 type Content = Record<string, unknown>;
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 const obj = (value: unknown): Content => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Content) : {});
 
-const MEDIA_ICONS: Record<string, string> = { image: '📷', video: '🎬', audio: '🎤', document: '📄', sticker: '🏷️' };
 const MEDIA_NAMES: Record<string, string> = { image: 'Photo', video: 'Video', audio: 'Voice message', document: 'Document', sticker: 'Sticker' };
 
 function Text({ children }: { children: ReactNode }) {
@@ -19,7 +19,7 @@ function Media({ message }: { message: Message }) {
   return (
     <div className="msg-media">
       <div className="media-card">
-        <span className="media-icon" aria-hidden="true">{MEDIA_ICONS[message.type]}</span>
+        <span className="media-icon"><Icon name={message.type} /></span>
         <span className="media-info">
           <span className="media-name">{name}</span>
           <span className="media-type">{str(c.mime_type) ?? message.type}</span>
@@ -37,7 +37,7 @@ function Location({ content }: { content: Content }) {
   const map = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
   return (
     <div className="msg-location">
-      <span className="media-icon" aria-hidden="true">📍</span>
+      <span className="media-icon"><Icon name="location" /></span>
       <span>
         <strong>{str(content.name) ?? 'Shared location'}</strong>
         {str(content.address) && <span className="block muted">{str(content.address)}</span>}
@@ -56,7 +56,7 @@ function Contacts({ content }: { content: Content }) {
         const phones = Array.isArray(card.phones) ? card.phones.map(obj) : [];
         return (
           <li key={index}>
-            <span className="media-icon" aria-hidden="true">👤</span>
+            <span className="media-icon"><Icon name="contact" /></span>
             <span>
               <strong>{str(name.formatted_name) ?? ([str(name.first_name), str(name.last_name)].filter(Boolean).join(' ') || 'Contact')}</strong>
               {phones.map((phone, i) => <span key={i} className="block muted">{str(phone.phone) ?? str(phone.wa_id)}</span>)}
@@ -98,7 +98,7 @@ function Order({ content }: { content: Content }) {
   const items = Array.isArray(content.product_items) ? content.product_items.map(obj) : [];
   return (
     <div className="msg-order">
-      <strong>🛒 Order · {items.length} item{items.length === 1 ? '' : 's'}</strong>
+      <strong className="with-icon"><Icon name="order" size={18} /> Order · {items.length} item{items.length === 1 ? '' : 's'}</strong>
       <ul>
         {items.map((item, index) => (
           <li key={index}>{String(item.quantity ?? 1)} × {str(item.product_retailer_id) ?? 'item'} {item.item_price !== undefined && <span className="muted">({String(item.item_price)} {str(item.currency) ?? ''})</span>}</li>
