@@ -113,9 +113,9 @@ program
     }
   });
 
-program
-  .command('operator')
-  .description('operators')
+const operator = program.command('operator').description('operators');
+
+operator
   .command('create')
   .requiredOption('--org <id>', 'organization id')
   .requiredOption('--email <email>', 'email')
@@ -134,6 +134,25 @@ program
         return created;
       });
       print(options, { id: result.id, api_key: result.apiKey, password_set: password !== undefined }, `operator ${result.id}\nAPI key (shown once): ${result.apiKey}${password !== undefined ? '\nweb inbox password set' : ''}`);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+operator
+  .command('set-password')
+  .description('set or replace an operator\'s web inbox password (signs them out everywhere)')
+  .requiredOption('--org <id>', 'organization id')
+  .requiredOption('--operator <id>', 'operator id')
+  .option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)')
+  .option('--password-stdin', 'read the password from the first line of stdin')
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { org: string; operator: string; password?: string; passwordStdin?: boolean }) => {
+    try {
+      const password = options.passwordStdin ? await readFirstLine(process.stdin) : options.password;
+      if (password === undefined) throw new AppError('validation_failed', 'pass --password-stdin (or --password)');
+      await withRuntime(({ db }) => setOperatorPassword(db, options.org, options.operator, password));
+      print(options, { id: options.operator, password_set: true }, 'web inbox password set');
     } catch (error) {
       fail(error, Boolean(options.json));
     }

@@ -67,6 +67,11 @@ export async function renewSession(db: Executor, id: string, ttlMs: number, maxA
     WHERE id = ${id}`.execute(db);
 }
 
+/** Ends every session of an operator (password changed). */
+export async function deleteOperatorSessions(db: Executor, orgId: string, operatorId: string): Promise<void> {
+  await db.deleteFrom('operator_sessions').where('org_id', '=', orgId).where('operator_id', '=', operatorId).execute();
+}
+
 export async function deleteSession(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('operator_sessions').where('id', '=', id).execute();
 }

@@ -8,7 +8,7 @@
  *   never more than `SESSION_MAX_AGE_MS` after login; logout deletes it.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Db } from '../db/database.js';
+import { type Db, withTransaction } from '../db/database.js';
 import type { OperatorRole } from '../db/schema.js';
 import { AppError } from '../shared/errors.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
@@ -55,14 +55,16 @@ export function assertPasswordAcceptable(password: string): void {
 }
 
 /**
- * Sets an operator's password (CLI, sandbox seed).
+ * Sets an operator's password (CLI, sandbox seed) and ends their sessions.
  * @throws AppError validation_failed (too short/long), not_found
  */
 export async function setOperatorPassword(db: Db, orgId: string, operatorId: string, password: string): Promise<void> {
   assertPasswordAcceptable(password);
-  if (!(await repo.setOperatorPasswordHash(db, orgId, operatorId, await hashPassword(password)))) {
-    throw new AppError('not_found', 'operator not found in this organization');
-  }
+  const hash = await hashPassword(password);
+  await withTransaction(db, async (tx) => {
+    if (!(await repo.setOperatorPasswordHash(tx, orgId, operatorId, hash))) throw new AppError('not_found', 'operator not found in this organization');
+    await repo.deleteOperatorSessions(tx, orgId, operatorId);
+  });
 }
 
 /**

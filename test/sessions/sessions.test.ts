@@ -109,6 +109,14 @@ describe('operator sessions (web inbox login)', () => {
     expect(expired.json().error.code).toBe('unauthorized');
   });
 
+  it('signs the operator out everywhere when the password changes', async () => {
+    const { cookie } = cookiesOf((await login({ email, password: PASSWORD })).headers['set-cookie']);
+    await setOperatorPassword(t.db, org.orgId, org.operatorId, `${PASSWORD}!`);
+    expect((await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie } })).statusCode).toBe(401);
+    expect((await login({ email, password: PASSWORD })).statusCode).toBe(401);
+    await setOperatorPassword(t.db, org.orgId, org.operatorId, PASSWORD);
+  });
+
   it('asks for org_id when the same email and password open accounts in two organizations', async () => {
     const other = await createTestOrg(t.db, 'Other org');
     await t.db.updateTable('operators').set({ email }).where('id', '=', other.operatorId).execute();

@@ -106,8 +106,8 @@ describe('web inbox in Chromium', () => {
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Customer service window open' }).count()).toBe(1);
     const text = 'Hello Maya, it left our warehouse this morning.';
     await recordStatuses(page, text);
-    await page.getByRole('textbox', { name: 'Message' }).fill(text);
-    await page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+    await page.getByRole('textbox', { name: 'Message', exact: true }).press('Enter');
     const bubble = page.locator('article.msg-outbound', { hasText: text });
     await bubble.waitFor();
     await page.locator('article.msg-outbound[data-status="read"]', { hasText: text }).waitFor({ timeout: 15_000 });
@@ -145,12 +145,27 @@ describe('web inbox in Chromium', () => {
     const { page } = owner;
     await simulator(hub, 'failures', { phone_number_id: hub.demo!.phone_number_id, to: '+14155550123', code: 131026, mode: 'webhook' });
     const text = 'Here is your tracking link.';
-    await page.getByRole('textbox', { name: 'Message' }).fill(text);
+    await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     const failed = page.locator('article.msg-outbound[data-status="failed"]', { hasText: text });
     await failed.waitFor({ timeout: 15_000 });
     expect(await failed.locator('.msg-error').textContent()).toBe('Not delivered (131026): Message undeliverable');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'conversation.png') });
+  });
+
+  it('saves the draft as a quick reply and inserts it again from the menu', async () => {
+    const { page } = owner;
+    const message = page.getByRole('textbox', { name: 'Message', exact: true });
+    await message.fill('We ship within 24 hours, tracked.');
+    await page.getByRole('button', { name: 'Quick replies' }).click();
+    await page.getByPlaceholder('Title').fill('Shipping time');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    const item = page.getByRole('menuitem', { name: /Shipping time/ });
+    await item.waitFor();
+    await message.fill('');
+    await item.click();
+    expect(await message.inputValue()).toBe('We ship within 24 hours, tracked.');
+    await message.fill('');
   });
 
   it('saves screenshots of the inbox list, the numbers page after Connect WhatsApp, and the ops page', async () => {
@@ -201,7 +216,7 @@ describe('web inbox in Chromium', () => {
     await logIn(agent.page, hub.url!, email, AGENT_PASSWORD);
     await agent.page.goto(`${hub.url}/threads/${mayaThreadId}`);
     await agent.page.getByText('neither the owner nor a co-writer').waitFor();
-    expect(await agent.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true);
+    expect(await agent.page.getByRole('textbox', { name: 'Message', exact: true }).isDisabled()).toBe(true);
     expect(await agent.page.getByRole('button', { name: 'Send', exact: true }).isDisabled()).toBe(true);
 
     // The same session, straight at the API: 403 not_allowed_to_send.

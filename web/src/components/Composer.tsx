@@ -9,7 +9,32 @@ interface Queued {
 
 const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 
-function QuickReplies({ onPick }: { onPick: (body: string) => void }) {
+function SaveQuickReply({ body, onSaved }: { body: string; onSaved: () => void }) {
+  const [title, setTitle] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await post('/v1/quick-replies', { title: title.trim(), body });
+      setTitle('');
+      onSaved();
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught.message : 'Could not save');
+    }
+  };
+  return (
+    <form className="quick-save" onSubmit={(e) => void save(e)}>
+      <label className="field">
+        <span>Save the message as a quick reply</span>
+        <input value={title} onChange={(e) => setTitle(e.target.value)} placeholder="Title" maxLength={60} required />
+      </label>
+      {error && <p className="form-error" role="alert">{error}</p>}
+      <button type="submit" className="btn btn-small">Save</button>
+    </form>
+  );
+}
+
+function QuickReplies({ onPick, draft, manager }: { onPick: (body: string) => void; draft: string; manager: boolean }) {
   const [open, setOpen] = useState(false);
   const [items, setItems] = useState<QuickReply[] | null>(null);
   const menu = useRef<HTMLDivElement | null>(null);
@@ -33,13 +58,14 @@ function QuickReplies({ onPick }: { onPick: (body: string) => void }) {
       {open && (
         <div className="popover" role="menu" aria-label="Quick replies">
           {items === null && <p className="pane-note">Loading…</p>}
-          {items?.length === 0 && <p className="pane-note">No quick replies yet. Owners and admins can save one from the composer.</p>}
+          {items?.length === 0 && <p className="pane-note">No quick replies yet.{manager ? ' Type a message, then save it here.' : ' Owners and admins can add them.'}</p>}
           {items?.map((item) => (
             <button key={item.id} type="button" role="menuitem" className="popover-item" onClick={() => { onPick(item.body); setOpen(false); }}>
               <strong>{item.title}</strong>
               <span className="muted">{item.body}</span>
             </button>
           ))}
+          {manager && draft.trim() !== '' && <SaveQuickReply body={draft.trim()} onSaved={() => setItems(null)} />}
         </div>
       )}
     </div>
@@ -66,7 +92,7 @@ function TemplatePicker({ disabled, onSend }: { disabled: boolean; onSend: (name
 }
 
 /** The message composer: text inside the customer service window, a template picker outside it. */
-export function Composer({ thread, onQueued }: { thread: ThreadDetail; onQueued: (message: Message) => void }) {
+export function Composer({ thread, manager, onQueued }: { thread: ThreadDetail; manager: boolean; onQueued: (message: Message) => void }) {
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -123,15 +149,17 @@ export function Composer({ thread, onQueued }: { thread: ThreadDetail; onQueued:
       {note && <p className="composer-note" role="note">{note}</p>}
       {error && <p className="form-error" role="alert">{error}</p>}
       {windowOpen ? (
-        <form className="composer-form" onSubmit={(e) => void sendText(e)}>
-          <QuickReplies onPick={(body) => { setText(body); input.current?.focus(); }} />
-          <label className="visually-hidden" htmlFor="composer-text">Message</label>
-          <textarea
-            id="composer-text" ref={input} rows={1} placeholder={disabled ? 'You cannot send in this conversation' : 'Type a message'}
-            value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} disabled={!thread.can_send} maxLength={4096}
-          />
-          <button type="submit" className="btn btn-primary" disabled={disabled || text.trim() === ''}>Send</button>
-        </form>
+        <div className="composer-row">
+          <QuickReplies draft={text} manager={manager} onPick={(body) => { setText(body); input.current?.focus(); }} />
+          <form className="composer-form" onSubmit={(e) => void sendText(e)}>
+            <label className="visually-hidden" htmlFor="composer-text">Message</label>
+            <textarea
+              id="composer-text" ref={input} rows={1} placeholder={disabled ? 'You cannot send in this conversation' : 'Type a message'}
+              value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} disabled={!thread.can_send} maxLength={4096}
+            />
+            <button type="submit" className="btn btn-primary" disabled={disabled || text.trim() === ''}>Send</button>
+          </form>
+        </div>
       ) : (
         <TemplatePicker
           disabled={disabled}

@@ -151,7 +151,7 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
           );
         })}
       </div>
-      <Composer thread={thread} onQueued={onQueued} />
+      <Composer thread={thread} manager={operator.role !== 'agent'} onQueued={onQueued} />
     </section>
   );
 }
