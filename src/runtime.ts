@@ -36,8 +36,11 @@ export interface RuntimeOptions {
 const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-hub-signature-256"]',
+  'req.headers["x-twilio-signature"]',
   '*.access_token',
   '*.accessToken',
+  '*.auth_token',
+  '*.authToken',
   '*.app_secret',
   '*.appSecret',
 ];

@@ -1,8 +1,8 @@
 /**
  * The hub process: opens the runtime (config, database, migrations, secrets), serves HTTP and/or
  * runs the outbox dispatcher depending on the role, and shuts down gracefully on SIGTERM/SIGINT.
- * In sandbox mode it also mounts the Cloud API simulator at `/simulator`, points the Graph API
- * client at it, and seeds demo data.
+ * In sandbox mode it also mounts the Cloud API simulator at `/simulator` and the Twilio simulator at
+ * `/simulator/twilio`, points the Graph API and Twilio clients at them, and seeds demo data.
  */
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -10,8 +10,9 @@ import { buildApp, buildOpsApp } from './http/app.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
+import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { listConnectedMetaNumbers } from './numbers/numbers.repository.js';
+import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/simulator.js';
 import { EventDeliverer } from './events/deliverer.js';
@@ -19,6 +20,7 @@ import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher
 import { EventRelay } from './events/relay.js';
 import { purgePublishedEvents } from './events/retention.js';
 import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
+import { createTwilioSimulator, type TwilioSimulator } from './simulator/simulator.twilio.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -132,6 +134,8 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   let app: FastifyInstance | undefined;
   let dispatcher: Dispatcher | undefined;
   let graph: GraphApiClient | undefined;
+  let twilio: TwilioMessagesClient | undefined;
+  let twilioSimulator: TwilioSimulator | undefined;
   let demo: SandboxDemo | undefined;
   let demoCreated = false;
   let shuttingDown = false;
@@ -146,7 +150,9 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
     await app?.close();
     await healthApp?.close();
     await simulator?.close();
+    await twilioSimulator?.close();
     await graph?.close();
+    await twilio?.close();
     await runtime.close();
   };
   try {
@@ -164,13 +170,32 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       for (const number of await listConnectedMetaNumbers(db)) {
         simulator.registerNumber(number.phone_number_id, { waba_id: number.waba_id, display_phone_number: number.display_phone_number });
       }
+      twilioSimulator = createTwilioSimulator({
+        inboundWebhookUrl: `${config.publicBaseUrl ?? url}/webhooks/twilio`,
+        delays: config.sandbox.statusDelaysMs,
+        logger: { debug: (o, m) => logger.debug(o, m), warn: (o, m) => logger.warn(o, m) },
+      });
+      // The Twilio simulator plays Twilio for every Twilio number of this database (later ones:
+      // PUT /simulator/twilio/_simulator/senders/{+E164}, or a restart).
+      for (const number of await listConnectedTwilioNumbers(db)) {
+        if (!number.access_token_ciphertext || !number.twilio_account_sid) continue;
+        const authToken = cipher.decrypt({ ciphertext: number.access_token_ciphertext, keyId: number.access_token_key_id ?? '' });
+        twilioSimulator.registerSender(number.phone_number_id.replace(/^whatsapp:/, ''), { account_sid: number.twilio_account_sid, auth_token: authToken });
+      }
     }
     const graphBaseUrl = config.meta.graphApiBaseUrl ?? (url ? `${url}/simulator` : undefined);
     if (role !== 'api' && !graphBaseUrl) throw new Error('GRAPH_API_BASE_URL is required for a sandbox worker without the API role');
     if (graphBaseUrl) graph = new GraphApiClient({ baseUrl: graphBaseUrl, version: config.meta.graphApiVersion, timeoutMs: config.meta.graphApiTimeoutMs });
+    const twilioBaseUrl = config.twilio.apiBaseUrl ?? (url ? `${url}/simulator/twilio` : undefined);
+    const publicUrl = config.publicBaseUrl ?? (sandbox ? url : undefined);
+    if (role !== 'api' && twilioBaseUrl) {
+      twilio = new TwilioMessagesClient({
+        baseUrl: twilioBaseUrl, timeoutMs: config.twilio.apiTimeoutMs, statusCallbackUrl: publicUrl ? `${publicUrl}/webhooks/twilio/status` : undefined,
+      });
+    }
     if (role !== 'api' && graph) {
       dispatcher = new Dispatcher({
-        db, cipher, graph, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
+        db, cipher, graph, twilio, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
       });
     }
     if (role !== 'api') eventWorkers = await startEventWorkers(runtime);
@@ -187,6 +212,8 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
         loops,
+        publicBaseUrl: config.publicBaseUrl,
+        twilioSimulator,
         isShuttingDown: () => shuttingDown,
       });
       await app.listen({ port, host: config.host });

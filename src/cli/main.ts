@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
-import { connectPhoneNumber, setPhoneNumberToken } from '../numbers/numbers.service.js';
+import { connectPhoneNumber, connectTwilioNumber, setPhoneNumberToken } from '../numbers/numbers.service.js';
 import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
 import { assertPasswordAcceptable, setOperatorPassword } from '../sessions/sessions.service.js';
@@ -31,6 +31,7 @@ function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): voi
       `  curl -s -X POST ${hub.url}/simulator/_simulator/inbound -H 'Content-Type: application/json' \\`,
       `    -d '{"phone_number_id":"${hub.demo.phone_number_id}","from":"14155550123","profile_name":"Maya","text":"Hi!"}'`,
       `List threads:  curl -s ${hub.url}/v1/threads -H 'Authorization: Bearer ${hub.demo.api_key}'`,
+      `Twilio numbers (number add --provider twilio) run against the Twilio simulator at ${hub.url}/simulator/twilio.`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -44,6 +45,19 @@ async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
     if (text.includes('\n')) break;
   }
   return text.split(/\r?\n/)[0] ?? '';
+}
+
+interface NumberAddOptions {
+  org: string;
+  provider: 'meta' | 'twilio';
+  wabaId?: string;
+  phoneNumberId?: string;
+  displayPhoneNumber?: string;
+  accessToken?: string;
+  accountSid?: string;
+  authToken?: string;
+  phone?: string;
+  throughputMps?: number;
 }
 
 const program = new Command('wahub').description('WhatsApp Business messaging hub').showHelpAfterError();
@@ -180,8 +194,8 @@ number
   .command('set-token')
   .description('replace a number\'s access token; a number awaiting re-authorisation resumes its messages')
   .requiredOption('--org <id>', 'organization id')
-  .requiredOption('--phone-number-id <id>', 'Meta phone_number_id')
-  .requiredOption('--access-token <token>', 'new access token (stored encrypted)')
+  .requiredOption('--phone-number-id <id>', 'Meta phone_number_id, or whatsapp:+E164 for a Twilio number')
+  .requiredOption('--access-token <token>', 'new access token, or Twilio auth token (stored encrypted)')
   .option('--json', 'print JSON')
   .action(async (options: JsonFlag & { org: string; phoneNumberId: string; accessToken: string }) => {
     try {
@@ -196,22 +210,39 @@ number
 
 number
   .command('add')
+  .description('connect a number: Meta (ids + access token) or Twilio (--provider twilio, account SID + auth token + phone)')
   .requiredOption('--org <id>', 'organization id')
-  .requiredOption('--waba-id <id>', 'Meta WABA id')
-  .requiredOption('--phone-number-id <id>', 'Meta phone_number_id')
-  .requiredOption('--display-phone-number <number>', 'display number, e.g. 15550100001')
-  .requiredOption('--access-token <token>', 'access token (stored encrypted)')
+  .addOption(new Option('--provider <provider>', 'who carries the number').choices(['meta', 'twilio']).default('meta'))
+  .option('--waba-id <id>', 'Meta WABA id (meta)')
+  .option('--phone-number-id <id>', 'Meta phone_number_id (meta)')
+  .option('--display-phone-number <number>', 'display number, e.g. 15550100001 (meta)')
+  .option('--access-token <token>', 'access token, stored encrypted (meta)')
+  .option('--account-sid <sid>', 'Twilio account SID, AC… (twilio)')
+  .option('--auth-token <token>', 'Twilio auth token, stored encrypted (twilio)')
+  .option('--phone <e164>', 'the WhatsApp sender number, E.164 (twilio)')
   .option('--throughput-mps <n>', 'messages per second (default 80)', (value) => Number(value))
   .option('--json', 'print JSON')
-  .action(async (options: JsonFlag & { org: string; wabaId: string; phoneNumberId: string; displayPhoneNumber: string; accessToken: string; throughputMps?: number }) => {
+  .action(async (options: JsonFlag & NumberAddOptions) => {
     try {
-      const { id } = await withRuntime(({ db, cipher }) =>
-        connectPhoneNumber(db, cipher, {
-          orgId: options.org, wabaId: options.wabaId, phoneNumberId: options.phoneNumberId,
-          displayPhoneNumber: options.displayPhoneNumber, accessToken: options.accessToken, throughputMps: options.throughputMps,
-        }),
-      );
-      print(options, { id }, id);
+      const missing = (names: Array<[keyof NumberAddOptions, string]>) => names.filter(([key]) => !options[key]).map(([, flag]) => flag);
+      const lacking = options.provider === 'twilio'
+        ? missing([['accountSid', '--account-sid'], ['authToken', '--auth-token'], ['phone', '--phone']])
+        : missing([['wabaId', '--waba-id'], ['phoneNumberId', '--phone-number-id'], ['displayPhoneNumber', '--display-phone-number'], ['accessToken', '--access-token']]);
+      if (lacking.length > 0) throw new AppError('validation_failed', `--provider ${options.provider} needs ${lacking.join(', ')}`);
+      const result = await withRuntime(async ({ db, cipher }) => {
+        if (options.provider === 'twilio') {
+          const added = await connectTwilioNumber(db, cipher, {
+            orgId: options.org, accountSid: options.accountSid!, authToken: options.authToken!, phone: options.phone!, throughputMps: options.throughputMps,
+          });
+          return { id: added.id, phone_number_id: added.phoneNumberId };
+        }
+        const added = await connectPhoneNumber(db, cipher, {
+          orgId: options.org, wabaId: options.wabaId!, phoneNumberId: options.phoneNumberId!,
+          displayPhoneNumber: options.displayPhoneNumber!, accessToken: options.accessToken!, throughputMps: options.throughputMps,
+        });
+        return { id: added.id, phone_number_id: options.phoneNumberId! };
+      });
+      print(options, result, result.id);
     } catch (error) {
       fail(error, Boolean(options.json));
     }

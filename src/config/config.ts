@@ -66,6 +66,17 @@ const envSchema = z.object({
   GRAPH_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v24.0').default('v24.0'),
   /** Timeout of one Graph API call, ms. Default 10000. */
   GRAPH_API_TIMEOUT_MS: positiveInt(10_000),
+  /**
+   * Public URL of this hub as providers reach it (scheme, host, optional path prefix), e.g.
+   * `https://hub.example.com`. Twilio signs webhooks over the URL it called, so behind a proxy or
+   * tunnel the signature check needs it; it also forms the Twilio `StatusCallback` URL. Unset:
+   * the request's protocol and Host header (and no StatusCallback outside sandbox mode).
+   */
+  PUBLIC_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  /** Twilio REST API base URL. Default https://api.twilio.com; in sandbox mode, the built-in simulator. */
+  TWILIO_API_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  /** Timeout of one Twilio API call, ms. Default 10000. */
+  TWILIO_API_TIMEOUT_MS: positiveInt(10_000),
   /** Token encryption keys, `key_id:base64(32 bytes)`, comma-separated. Required in production. */
   TOKEN_ENCRYPTION_KEYS: tokenKeysSchema,
   /** NATS server for domain events (optional). Unset: events go to HTTP event subscriptions only. */
@@ -148,6 +159,13 @@ export interface Config {
     graphApiVersion: string;
     graphApiTimeoutMs: number;
   };
+  /** `PUBLIC_BASE_URL` without a trailing slash, or undefined. */
+  publicBaseUrl: string | undefined;
+  twilio: {
+    /** Undefined in sandbox mode (the simulator's URL is known once the server listens). */
+    apiBaseUrl: string | undefined;
+    apiTimeoutMs: number;
+  };
   /** Empty in sandbox mode until generated. */
   tokenKeys: TokenKey[];
   natsUrl: string | undefined;
@@ -220,6 +238,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       graphApiBaseUrl: values.GRAPH_API_BASE_URL ?? (mode === 'production' ? 'https://graph.facebook.com' : undefined),
       graphApiVersion: values.GRAPH_API_VERSION,
       graphApiTimeoutMs: values.GRAPH_API_TIMEOUT_MS,
+    },
+    publicBaseUrl: values.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    twilio: {
+      apiBaseUrl: values.TWILIO_API_BASE_URL ?? (mode === 'production' ? 'https://api.twilio.com' : undefined),
+      apiTimeoutMs: values.TWILIO_API_TIMEOUT_MS,
     },
     tokenKeys: values.TOKEN_ENCRYPTION_KEYS ?? [],
     natsUrl: values.NATS_URL,

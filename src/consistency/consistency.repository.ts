@@ -60,7 +60,7 @@ export const proofQueries: Record<string, { description: string; wabaScoped: boo
       FROM phone_numbers p
       WHERE p.status <> 'disconnected'
         AND p.phone_number_id IN (
-          SELECT q.phone_number_id FROM phone_numbers q JOIN wabas w ON w.id = q.waba_ref
+          SELECT q.phone_number_id FROM phone_numbers q LEFT JOIN wabas w ON w.id = q.waba_ref
           WHERE true ${orgFilter('q.org_id', scope)} ${wabaFilter('w.waba_id', scope)})
       GROUP BY p.phone_number_id HAVING count(*) > 1 LIMIT ${LIMIT}`),
   },
@@ -74,7 +74,7 @@ export const proofQueries: Record<string, { description: string; wabaScoped: boo
       GROUP BY waba_id HAVING count(*) > 1 LIMIT ${LIMIT}`),
   },
   waba_reference_mismatch: {
-    description: 'a number and its WABA belong to the same organization, and a connected number has a connected WABA',
+    description: 'a Meta number and its WABA belong to the same organization, and a connected number has a connected WABA',
     wabaScoped: true,
     run: (db, scope) => rows(db, sql<Violation>`
       SELECT p.phone_number_id AS subject,
@@ -82,7 +82,7 @@ export const proofQueries: Record<string, { description: string; wabaScoped: boo
                   WHEN w.org_id <> p.org_id THEN 'number in ' || p.org_id || ', its WABA ' || w.waba_id || ' in ' || w.org_id
                   ELSE 'number connected but WABA ' || w.waba_id || ' disconnected' END AS detail
       FROM phone_numbers p LEFT JOIN wabas w ON w.id = p.waba_ref
-      WHERE (w.id IS NULL OR w.org_id <> p.org_id OR (p.status <> 'disconnected' AND w.disconnected_at IS NOT NULL))
+      WHERE ((p.provider = 'meta' AND w.id IS NULL) OR w.org_id <> p.org_id OR (p.status <> 'disconnected' AND w.disconnected_at IS NOT NULL))
         ${orgFilter('p.org_id', scope)} ${wabaFilter('w.waba_id', scope)}
       LIMIT ${LIMIT}`),
   },
@@ -91,9 +91,24 @@ export const proofQueries: Record<string, { description: string; wabaScoped: boo
     wabaScoped: true,
     run: (db, scope) => rows(db, sql<Violation>`
       SELECT p.phone_number_id AS subject, 'disconnected but still holds a token' AS detail
-      FROM phone_numbers p JOIN wabas w ON w.id = p.waba_ref
+      FROM phone_numbers p LEFT JOIN wabas w ON w.id = p.waba_ref
       WHERE p.status = 'disconnected' AND p.access_token_ciphertext IS NOT NULL
         ${orgFilter('p.org_id', scope)} ${wabaFilter('w.waba_id', scope)} LIMIT ${LIMIT}`),
+  },
+  twilio_number_shape: {
+    description: 'a Twilio number has no WABA, an account SID, and phone_number_id whatsapp:<its E.164>',
+    wabaScoped: true,
+    // Nothing in a WABA is a Twilio number: a WABA-scoped run has nothing to prove here.
+    run: async (db, scope) => (scope.wabaId ? [] : rows(db, sql<Violation>`
+      SELECT p.phone_number_id AS subject,
+             CASE WHEN p.waba_ref IS NOT NULL THEN 'Twilio number with a WABA'
+                  WHEN p.twilio_account_sid IS NULL OR p.twilio_account_sid !~ '^AC[0-9a-f]{32}$' THEN 'missing or malformed account SID'
+                  ELSE 'phone_number_id is not whatsapp:' || p.e164 END AS detail
+      FROM phone_numbers p
+      WHERE p.provider = 'twilio'
+        AND (p.waba_ref IS NOT NULL OR p.twilio_account_sid IS NULL OR p.twilio_account_sid !~ '^AC[0-9a-f]{32}$'
+             OR p.phone_number_id <> 'whatsapp:' || p.e164)
+        ${orgFilter('p.org_id', scope)} LIMIT ${LIMIT}`)),
   },
   orphans: {
     description: 'contacts have their client, threads their contact and number, messages their thread, all in one organization',
@@ -143,7 +158,7 @@ export const proofQueries: Record<string, { description: string; wabaScoped: boo
 export async function listStoredTokens(db: Executor, scope: Scope) {
   let query = db
     .selectFrom('phone_numbers')
-    .innerJoin('wabas', 'wabas.id', 'phone_numbers.waba_ref')
+    .leftJoin('wabas', 'wabas.id', 'phone_numbers.waba_ref')
     .select(['phone_numbers.phone_number_id', 'phone_numbers.access_token_ciphertext', 'phone_numbers.access_token_key_id'])
     .where('phone_numbers.access_token_ciphertext', 'is not', null);
   if (scope.orgId) query = query.where('phone_numbers.org_id', '=', scope.orgId);

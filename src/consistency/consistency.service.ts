@@ -62,12 +62,14 @@ export async function runChecks(db: Db | Tx, scope: Scope, cipher?: TokenCipher,
 }
 
 /**
- * Validate-after-save for one WABA, inside the writing transaction.
+ * Validate-after-save for one WABA (or, for a Twilio number, which has none, the organization's
+ * numbers), inside the writing transaction.
  * @param cipher the configured keys, so that the token check decrypts instead of guessing from the text
  * @throws AppError consistency_check_failed listing the failed checks (the caller's transaction rolls back)
  */
-export async function assertConsistent(tx: Tx, scope: { orgId: string; wabaId: string }, logger?: Logger, cipher?: TokenCipher): Promise<void> {
-  const failed = (await runChecks(tx, { wabaId: scope.wabaId }, cipher, true)).filter((check) => !check.ok);
+export async function assertConsistent(tx: Tx, scope: { orgId: string; wabaId: string | null }, logger?: Logger, cipher?: TokenCipher): Promise<void> {
+  const checkScope = scope.wabaId === null ? { orgId: scope.orgId } : { wabaId: scope.wabaId };
+  const failed = (await runChecks(tx, checkScope, cipher, true)).filter((check) => !check.ok);
   logger?.info({ event: 'consistency_check', org_id: scope.orgId, waba_id: scope.wabaId, failed: failed.map((c) => c.name) }, 'consistency check');
   if (failed.length > 0) {
     throw new AppError('consistency_check_failed', `the connection would break ${failed.length} invariant(s): ${failed.map((c) => c.name).join(', ')}`,

@@ -11,6 +11,7 @@ import * as m0003 from './migrations/0003_onboarding.js';
 import * as m0004 from './migrations/0004_operations.js';
 import * as m0005 from './migrations/0005_domain_events.js';
 import * as m0006 from './migrations/0006_operator_sessions.js';
+import * as m0007 from './migrations/0007_twilio.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_operations': m0004,
   '0005_domain_events': m0005,
   '0006_operator_sessions': m0006,
+  '0007_twilio': m0007,
 };
 
 function migrator(db: Db): Migrator {

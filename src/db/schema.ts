@@ -71,8 +71,10 @@ export type PhoneNumberStatus = 'active' | 'reauth_required' | 'disconnected';
 export interface PhoneNumbersTable {
   id: Generated<string>;
   org_id: string;
-  waba_ref: string;
+  /** The WABA row; null exactly for Twilio numbers (migration 0007). */
+  waba_ref: string | null;
   provider: ColumnType<'meta' | 'twilio', 'meta' | 'twilio' | undefined, 'meta' | 'twilio'>;
+  /** Meta: its numeric phone_number_id. Twilio: the sender address `whatsapp:+<E.164>`. */
   phone_number_id: string;
   display_phone_number: string;
   e164: string;
@@ -80,8 +82,11 @@ export interface PhoneNumbersTable {
   quality_rating: string | null;
   messaging_limit_tier: string | null;
   throughput_mps: ColumnType<number, number | undefined, number>;
+  /** Encrypted credential: Meta access token, or Twilio account Auth Token. */
   access_token_ciphertext: string | null;
   access_token_key_id: string | null;
+  /** Twilio account SID (`AC…`), null for Meta numbers. */
+  twilio_account_sid: ColumnType<string | null, string | null | undefined, string | null>;
   token_expires_at: NullableTimestamp;
   status: ColumnType<PhoneNumberStatus, PhoneNumberStatus | undefined, PhoneNumberStatus>;
   created_at: Timestamp;

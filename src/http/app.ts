@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
+import { twilioRoutes } from '../inbound/twilio.routes.js';
 import { messagesRoutes } from '../outbound/messages.routes.js';
 import { numbersRoutes } from '../numbers/numbers.routes.js';
 import { observeHttpDurations, opsRoutes } from '../ops/ops.routes.js';
@@ -15,6 +16,7 @@ import { signupRoutes } from '../onboarding/signup.routes.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
+import type { TwilioSimulator } from '../simulator/simulator.twilio.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
 import { contactsRoutes } from '../contacts/contacts.routes.js';
 import { mediaRoutes } from '../messages/media.routes.js';
@@ -39,6 +41,8 @@ export interface AppOptions {
   graph?: GraphApiClient;
   /** Mounted at `/simulator` in sandbox mode. */
   simulator?: Simulator;
+  /** Mounted at `/simulator/twilio` in sandbox mode. */
+  twilioSimulator?: TwilioSimulator;
   /** Background loops of this process that readiness watches (worker roles). */
   loops?: LoopProbe[];
   /** True once shutdown began: readiness answers 503 so the load balancer drains this process. */
@@ -51,6 +55,8 @@ export interface AppOptions {
   streamPollIntervalMs?: number;
   /** Folder of the built web inbox (default `web/dist`); false serves no UI. */
   webRoot?: string | false;
+  /** `PUBLIC_BASE_URL`: the URL Twilio signs its webhooks with (behind a proxy); undefined = as received. */
+  publicBaseUrl?: string;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -76,6 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
   app.addHook('onClose', async () => events.close());
   await app.register(loginRoutes, { db: options.db });
+  await app.register(twilioRoutes, { db: options.db, cipher: options.cipher, publicBaseUrl: options.publicBaseUrl });
   await app.register(async (api) => {
     requireApiKey(api, options.db);
     await api.register(sessionRoutes, { db: options.db, sandbox: options.simulator !== undefined });
@@ -99,6 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
+  if (options.twilioSimulator) await app.register(options.twilioSimulator.plugin, { prefix: '/simulator/twilio' });
   if (options.webRoot !== false) await registerWebUi(app, options.webRoot);
   return app;
 }

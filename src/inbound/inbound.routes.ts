@@ -15,20 +15,12 @@ import { parseMetaWebhook } from '../providers/meta/webhook.parser.js';
 import { metrics } from '../ops/metrics.js';
 import { AppError } from '../shared/errors.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
-import { ingestMetaWebhook } from './inbound.service.js';
+import { ingestWebhookItems } from './inbound.service.js';
+import { recordIngest } from './ingest.metrics.js';
 
 const RESULT_BY_STATUS: Record<number, string> = {
   200: 'stored', 400: 'invalid_json', 401: 'invalid_signature', 413: 'too_large', 503: 'database_unavailable',
 };
-
-/** Counts what one webhook ingest changed, once it is committed. */
-function recordIngest(summary: Awaited<ReturnType<typeof ingestMetaWebhook>>): void {
-  for (const [type, count] of Object.entries(summary.messageTypes)) metrics.inboundMessages.inc({ type }, count);
-  for (const [reason, count] of Object.entries(summary.deadLetterReasons)) metrics.deadLetters.inc({ reason }, count);
-  if (summary.statusesApplied) metrics.statuses.inc({ result: 'applied' }, summary.statusesApplied);
-  if (summary.statusesIgnored) metrics.statuses.inc({ result: 'ignored' }, summary.statusesIgnored);
-  if (summary.statusesPending) metrics.statuses.inc({ result: 'pending' }, summary.statusesPending);
-}
 
 /** Meta payloads are at most 3 MB (PROTOCOL.md §1.2, [M-OVR]). */
 export const META_WEBHOOK_BODY_LIMIT = 3 * 1024 * 1024;
@@ -92,7 +84,7 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
       });
       throw new AppError('invalid_json', 'webhook body is not valid JSON');
     }
-    const summary = await ingestMetaWebhook(options.db, parseMetaWebhook(body), request.id);
+    const summary = await ingestWebhookItems(options.db, parseMetaWebhook(body), request.id);
     recordIngest(summary);
     request.log.info({ webhook: summary }, 'meta webhook stored');
     return reply.status(200).send({ ok: true });

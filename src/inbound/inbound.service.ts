@@ -1,10 +1,12 @@
 /**
- * Inbound webhook processing (SPEC §4, PROTOCOL.md §1–2): every item of one webhook POST is routed
- * and stored in ONE transaction, so Meta gets 200 only when all of it is durable, and a retry of a
- * failed POST finds nothing half-written.
+ * Inbound webhook processing (SPEC §4, PROTOCOL.md §1–2, §7): every item of one webhook POST is
+ * routed and stored in ONE transaction, so the provider gets 200 only when all of it is durable,
+ * and a retry of a failed POST finds nothing half-written. The items are provider-neutral
+ * (`providers/types.ts`): Meta's and Twilio's parsers both produce them.
  *
- * - Messages: routed by `phone_number_id` (which must belong to `entry.id`'s WABA), contact/client
- *   and thread upserted, message inserted once per wamid; a new inbound message reopens the thread.
+ * - Messages: routed by `phone_number_id` (connected through the item's provider; for Meta it must
+ *   belong to `entry.id`'s WABA), contact/client and thread upserted, message inserted once per
+ *   provider message id; a new inbound message reopens the thread.
  * - Statuses: forward only; a status for an unknown wamid is kept in `pending_statuses`.
  * - Anything that cannot be routed or parsed: `webhook_dead_letters`, with the reason.
  * - Domain events (`contact.created`, `conversation.started`, `message.received`,
@@ -19,7 +21,7 @@ import * as messages from '../messages/messages.repository.js';
 import { findConnectedPhoneNumber, updateMessagingLimitTier } from '../numbers/numbers.repository.js';
 import type {
   ParsedDeadLetter, ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem,
-} from '../providers/meta/webhook.types.js';
+} from '../providers/types.js';
 import { waIdToE164 } from '../shared/phone.js';
 import { reopenThread, upsertThread } from '../threads/threads.repository.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';
@@ -42,7 +44,7 @@ export interface IngestSummary {
   deadLetterReasons: Record<string, number>;
 }
 
-type Route = { id: string; org_id: string; waba_id: string } | undefined;
+type Route = Awaited<ReturnType<typeof findConnectedPhoneNumber>>;
 
 interface Context {
   tx: Tx;
@@ -66,7 +68,7 @@ async function deadLetter(ctx: Context, item: Omit<ParsedDeadLetter, 'kind'>, or
   ctx.summary.deadLetterReasons[item.reason] = (ctx.summary.deadLetterReasons[item.reason] ?? 0) + 1;
   await insertDeadLetter(ctx.tx, {
     orgId,
-    provider: 'meta',
+    provider: item.provider,
     reason: item.reason,
     detail: item.detail,
     wabaId: item.wabaId,
@@ -81,12 +83,17 @@ async function deadLetter(ctx: Context, item: Omit<ParsedDeadLetter, 'kind'>, or
 /** Routes a message or status to its number, dead-lettering it when that is impossible. */
 async function routeOrDeadLetter(ctx: Context, item: ParsedInboundMessage | ParsedStatus): Promise<NonNullable<Route> | undefined> {
   const number = await route(ctx, item.phoneNumberId);
-  const base = { wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw };
+  const base = { provider: item.provider, wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw };
   if (!number) {
     await deadLetter(ctx, { ...base, reason: 'unroutable_phone_number', detail: `phone_number_id ${item.phoneNumberId} is not connected` });
     return undefined;
   }
-  if (number.waba_id !== item.wabaId) {
+  if (number.provider !== item.provider) {
+    const detail = `phone_number_id ${item.phoneNumberId} is connected through ${number.provider}, not ${item.provider}`;
+    await deadLetter(ctx, { ...base, reason: 'provider_mismatch', detail }, number.org_id);
+    return undefined;
+  }
+  if (item.wabaId !== null && number.waba_id !== item.wabaId) {
     await deadLetter(
       ctx,
       { ...base, reason: 'waba_mismatch', detail: `phone_number_id ${item.phoneNumberId} belongs to WABA ${number.waba_id}, not ${item.wabaId}` },
@@ -104,7 +111,7 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
   if (!e164) {
     await deadLetter(
       ctx,
-      { wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw, reason: 'contact_without_phone', detail: `wa_id "${item.waId}" is not a phone number` },
+      { provider: item.provider, wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw, reason: 'contact_without_phone', detail: `wa_id "${item.waId}" is not a phone number` },
       number.org_id,
     );
     return;
@@ -123,7 +130,7 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
     phoneNumberRef: number.id,
     type: item.type,
     content: item.content,
-    wamid: item.wamid,
+    wamid: item.providerMessageId,
     providerTimestamp: item.timestamp,
     raw: item.raw,
     fromBlockedContact: contact.blocked,
@@ -142,14 +149,14 @@ async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
   const number = await routeOrDeadLetter(ctx, item);
   if (!number) return;
   const error = item.errors[0];
-  await messages.lockWamid(ctx.tx, number.id, item.wamid);
-  const message = await messages.findMessageByWamid(ctx.tx, number.org_id, number.id, item.wamid);
+  await messages.lockWamid(ctx.tx, number.id, item.providerMessageId);
+  const message = await messages.findMessageByWamid(ctx.tx, number.org_id, number.id, item.providerMessageId);
   if (!message) {
     ctx.summary.statusesPending++;
     await messages.insertPendingStatus(ctx.tx, {
       orgId: number.org_id,
       phoneNumberRef: number.id,
-      wamid: item.wamid,
+      wamid: item.providerMessageId,
       status: item.status,
       providerTimestamp: item.timestamp,
       errorCode: error?.code ?? null,
@@ -189,7 +196,7 @@ async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<vo
   }
   // Fields wahub does not act on yet (template status, …) are kept, not dropped.
   await deadLetter(ctx, {
-    reason: 'unhandled_field', detail: `field "${item.field}" is not processed`, wabaId: item.entryId, phoneNumberId: null, field: item.field, raw: item.value,
+    provider: 'meta', reason: 'unhandled_field', detail: `field "${item.field}" is not processed`, wabaId: item.entryId, phoneNumberId: null, field: item.field, raw: item.value,
   });
 }
 
@@ -200,17 +207,17 @@ async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<vo
  * number 2] locked contacts A→B and B→A and deadlocked every time (test/inbound/races.test.ts).
  */
 function lockOrder(a: ParsedWebhookItem, b: ParsedWebhookItem): number {
-  const key = (item: ParsedWebhookItem) => (item.kind === 'message' ? `0:${item.waId}:${item.phoneNumberId}` : item.kind === 'status' ? `1:${item.phoneNumberId}:${item.wamid}` : '2');
+  const key = (item: ParsedWebhookItem) => (item.kind === 'message' ? `0:${item.waId}:${item.phoneNumberId}` : item.kind === 'status' ? `1:${item.phoneNumberId}:${item.providerMessageId}` : '2');
   const [ka, kb] = [key(a), key(b)];
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /**
- * Stores every item of one Meta webhook in one transaction (retried on deadlock).
- * @param items output of parseMetaWebhook
- * @throws database errors (the route answers 503 so that Meta redelivers)
+ * Stores every item of one webhook (Meta or Twilio) in one transaction (retried on deadlock).
+ * @param items output of parseMetaWebhook or parseTwilioWebhook
+ * @throws database errors (the route answers 503 so that the provider redelivers)
  */
-export async function ingestMetaWebhook(db: Db, items: ParsedWebhookItem[], correlationId: string | null): Promise<IngestSummary> {
+export async function ingestWebhookItems(db: Db, items: ParsedWebhookItem[], correlationId: string | null): Promise<IngestSummary> {
   // Stable sort keeps the payload order of one customer's messages (they share a key).
   const ordered = [...items].sort(lockOrder);
   return withTransaction(db, async (tx) => {

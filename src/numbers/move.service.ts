@@ -32,23 +32,26 @@ export async function moveNumber(db: Db, cipher: TokenCipher, input: MoveInput) 
   const current = await findConnectedPhoneNumber(db, input.phoneNumberId);
   if (!current) throw new AppError('not_found', `phone_number_id ${input.phoneNumberId} is not connected to any organization`);
   if (current.org_id === input.toOrgId) throw new AppError('conflict', `phone_number_id ${input.phoneNumberId} is already in that organization`);
-  return inConnectionTransaction(db, { orgId: input.toOrgId, wabaId: current.waba_id, phoneNumberId: input.phoneNumberId, cipher }, async (tx) => {
-    const waba = await findConnectedWaba(tx, current.waba_id);
+  // Twilio numbers have no WABA to move with them: reconnect them in the target with `number add`.
+  const wabaId = current.waba_id;
+  if (wabaId === null) throw new AppError('validation_failed', `phone_number_id ${input.phoneNumberId} is a ${current.provider} number without a WABA; disconnect it and add it to the other organization`);
+  return inConnectionTransaction(db, { orgId: input.toOrgId, wabaId, phoneNumberId: input.phoneNumberId, cipher }, async (tx) => {
+    const waba = await findConnectedWaba(tx, wabaId);
     if (!waba || waba.org_id !== current.org_id) throw new AppError('conflict', 'the number changed while moving; run the command again');
     const numbers = await listWabaNumbers(tx, waba.id);
     await disconnectWaba(tx, waba.id);
     const moved = [];
     for (const number of numbers) {
       await saveConnection(tx, cipher, {
-        orgId: input.toOrgId, wabaId: current.waba_id, phoneNumberId: number.phone_number_id, displayPhoneNumber: number.display_phone_number,
+        orgId: input.toOrgId, wabaId, phoneNumberId: number.phone_number_id, displayPhoneNumber: number.display_phone_number,
         accessToken: input.accessToken, throughputMps: number.throughput_mps, verifiedName: number.verified_name, qualityRating: number.quality_rating,
       });
       moved.push(number.phone_number_id);
     }
-    const details = { waba_id: current.waba_id, phone_number_ids: moved, from_org_id: current.org_id, to_org_id: input.toOrgId, reason: input.reason };
-    await insertAuditLog(tx, { orgId: current.org_id, actor: input.actor, action: 'waba.moved_out', subject: current.waba_id, details });
-    await insertAuditLog(tx, { orgId: input.toOrgId, actor: input.actor, action: 'waba.moved_in', subject: current.waba_id, details });
-    await assertConsistent(tx, { orgId: current.org_id, wabaId: current.waba_id }, undefined, cipher);
-    return { waba_id: current.waba_id, from_org_id: current.org_id, to_org_id: input.toOrgId, phone_number_ids: moved };
+    const details = { waba_id: wabaId, phone_number_ids: moved, from_org_id: current.org_id, to_org_id: input.toOrgId, reason: input.reason };
+    await insertAuditLog(tx, { orgId: current.org_id, actor: input.actor, action: 'waba.moved_out', subject: wabaId, details });
+    await insertAuditLog(tx, { orgId: input.toOrgId, actor: input.actor, action: 'waba.moved_in', subject: wabaId, details });
+    await assertConsistent(tx, { orgId: current.org_id, wabaId }, undefined, cipher);
+    return { waba_id: wabaId, from_org_id: current.org_id, to_org_id: input.toOrgId, phone_number_ids: moved };
   });
 }

@@ -77,15 +77,89 @@ export async function upsertPhoneNumber(
   return result.rows[0]!;
 }
 
-/** Routing for inbound webhooks: the connected number with this phone_number_id and its WABA id. */
+/**
+ * Connects a Twilio number (no WABA; `phone_number_id` = `whatsapp:<e164>`), or reconnects the
+ * organization's row with new credentials. A sender connected in another organization makes
+ * `phone_numbers_connected_phone_number_id_key` refuse it.
+ */
+export async function upsertTwilioPhoneNumber(
+  tx: Tx,
+  values: {
+    orgId: string;
+    e164: string;
+    accountSid: string;
+    throughputMps: number | null;
+    authTokenCiphertext: string;
+    authTokenKeyId: string;
+  },
+): Promise<{ id: string; created: boolean }> {
+  const phoneNumberId = `whatsapp:${values.e164}`;
+  const result = await sql<{ id: string; created: boolean }>`
+    INSERT INTO phone_numbers AS p (org_id, waba_ref, provider, phone_number_id, display_phone_number, e164, twilio_account_sid,
+                                    throughput_mps, access_token_ciphertext, access_token_key_id)
+    VALUES (${values.orgId}, NULL, 'twilio', ${phoneNumberId}, ${values.e164.slice(1)}, ${values.e164}, ${values.accountSid},
+            coalesce(${values.throughputMps}::integer, 80), ${values.authTokenCiphertext}, ${values.authTokenKeyId})
+    ON CONFLICT (org_id, phone_number_id) DO UPDATE SET
+      twilio_account_sid = excluded.twilio_account_sid,
+      throughput_mps = coalesce(${values.throughputMps}::integer, p.throughput_mps),
+      access_token_ciphertext = excluded.access_token_ciphertext,
+      access_token_key_id = excluded.access_token_key_id,
+      status = 'active',
+      updated_at = now()
+    RETURNING p.id, (xmax = 0) AS created`.execute(tx);
+  return result.rows[0]!;
+}
+
+/**
+ * The credentials of a connected Twilio number, by sender address (`routed: true`); or, when no
+ * number has that address, of the most recently updated connected number of the account
+ * (`routed: false`), so that a webhook for a sender that is not connected can still be verified
+ * and kept as a dead letter.
+ */
+export async function findTwilioCredentials(db: Executor, values: { phoneNumberId: string; accountSid: string | null }) {
+  const columns = ['id', 'org_id', 'phone_number_id', 'twilio_account_sid', 'access_token_ciphertext', 'access_token_key_id'] as const;
+  const byAddress = await db
+    .selectFrom('phone_numbers')
+    .select(columns)
+    .where('provider', '=', 'twilio')
+    .where('phone_number_id', '=', values.phoneNumberId)
+    .where('status', '<>', 'disconnected')
+    .executeTakeFirst();
+  if (byAddress) return { ...byAddress, routed: true };
+  if (!values.accountSid) return undefined;
+  const byAccount = await db
+    .selectFrom('phone_numbers')
+    .select(columns)
+    .where('twilio_account_sid', '=', values.accountSid)
+    .where('status', '<>', 'disconnected')
+    .orderBy('updated_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return byAccount ? { ...byAccount, routed: false } : undefined;
+}
+
+/** Every connected Twilio number with its account and encrypted Auth Token (sandbox start-up registers them in the simulator). */
+export async function listConnectedTwilioNumbers(db: Executor) {
+  return db
+    .selectFrom('phone_numbers')
+    .select(['phone_number_id', 'twilio_account_sid', 'access_token_ciphertext', 'access_token_key_id'])
+    .where('provider', '=', 'twilio')
+    .where('status', '<>', 'disconnected')
+    .execute();
+}
+
+/**
+ * Routing for inbound webhooks: the connected number with this phone_number_id, its provider and
+ * its WABA id (null for Twilio numbers, which have no WABA).
+ */
 export async function findConnectedPhoneNumber(
   db: Executor,
   phoneNumberId: string,
-): Promise<{ id: string; org_id: string; waba_id: string; status: PhoneNumberRow['status'] } | undefined> {
+): Promise<{ id: string; org_id: string; provider: PhoneNumberRow['provider']; waba_id: string | null; status: PhoneNumberRow['status'] } | undefined> {
   return db
     .selectFrom('phone_numbers')
-    .innerJoin('wabas', (join) => join.onRef('wabas.org_id', '=', 'phone_numbers.org_id').onRef('wabas.id', '=', 'phone_numbers.waba_ref'))
-    .select(['phone_numbers.id', 'phone_numbers.org_id', 'wabas.waba_id', 'phone_numbers.status'])
+    .leftJoin('wabas', (join) => join.onRef('wabas.org_id', '=', 'phone_numbers.org_id').onRef('wabas.id', '=', 'phone_numbers.waba_ref'))
+    .select(['phone_numbers.id', 'phone_numbers.org_id', 'phone_numbers.provider', 'wabas.waba_id', 'phone_numbers.status'])
     .where('phone_numbers.phone_number_id', '=', phoneNumberId)
     .where('phone_numbers.status', '<>', 'disconnected')
     .executeTakeFirst();
@@ -155,11 +229,11 @@ export async function replacePhoneNumberToken(
   return row && { id: row.id, status: row.status, previousStatus: row.previous_status };
 }
 
-/** The organization's numbers with their WABA, for the API (no credentials). */
+/** The organization's numbers with their WABA (null for Twilio numbers), for the API (no credentials). */
 export async function listPhoneNumbers(db: Executor, orgId: string) {
   return db
     .selectFrom('phone_numbers')
-    .innerJoin('wabas', 'wabas.id', 'phone_numbers.waba_ref')
+    .leftJoin('wabas', 'wabas.id', 'phone_numbers.waba_ref')
     .select([
       'phone_numbers.id', 'phone_numbers.phone_number_id', 'wabas.waba_id', 'phone_numbers.provider', 'phone_numbers.display_phone_number',
       'phone_numbers.e164', 'phone_numbers.verified_name', 'phone_numbers.quality_rating', 'phone_numbers.messaging_limit_tier',

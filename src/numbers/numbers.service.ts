@@ -1,12 +1,12 @@
 /**
- * Connecting business phone numbers by hand (token + ids). Embedded Signup (issue "Onboarding")
- * will reuse `connectPhoneNumber`.
+ * Connecting business phone numbers by hand: Meta numbers (token + ids; Embedded Signup reuses
+ * `saveConnection`) and Twilio senders (account SID + Auth Token + E.164 number).
  */
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { SQLSTATE, sqlState, violatedConstraint } from '../db/errors.js';
 import { AppError } from '../shared/errors.js';
-import { waIdToE164 } from '../shared/phone.js';
+import { toE164, waIdToE164 } from '../shared/phone.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { resumeParkedRows } from '../outbound/outbox.repository.js';
 import * as repo from './numbers.repository.js';
@@ -39,7 +39,7 @@ export interface ConnectPhoneNumberInput {
 }
 
 /** Maps the uniqueness refusals of a connection to clear conflicts. */
-export function connectionConflict(error: unknown, wabaId: string, phoneNumberId: string): AppError | undefined {
+export function connectionConflict(error: unknown, wabaId: string | null, phoneNumberId: string): AppError | undefined {
   if (sqlState(error) !== SQLSTATE.uniqueViolation) return undefined;
   const constraint = violatedConstraint(error);
   if (constraint === 'wabas_connected_waba_id_key') return new AppError('conflict', `WABA ${wabaId} is connected to another organization`, { constraint });
@@ -99,7 +99,7 @@ export async function saveConnection(tx: Tx, cipher: TokenCipher, input: Connect
  */
 export async function inConnectionTransaction<T>(
   db: Db,
-  scope: { orgId: string; wabaId: string; phoneNumberId: string; cipher?: TokenCipher },
+  scope: { orgId: string; wabaId: string | null; phoneNumberId: string; cipher?: TokenCipher },
   work: (tx: Tx) => Promise<T>,
 ): Promise<T> {
   try {
@@ -125,6 +125,47 @@ export async function inConnectionTransaction<T>(
 export async function connectPhoneNumber(db: Db, cipher: TokenCipher, input: ConnectPhoneNumberInput): Promise<{ id: string; created: boolean }> {
   validateConnection(input);
   return inConnectionTransaction(db, { ...input, cipher }, (tx) => saveConnection(tx, cipher, input));
+}
+
+export interface ConnectTwilioNumberInput {
+  orgId: string;
+  /** Twilio account SID, `AC` + 32 hex (Console > Account info). */
+  accountSid: string;
+  /** The account's Auth Token; stored encrypted only. */
+  authToken: string;
+  /** The WhatsApp sender's number, E.164 (`+15550100001`). */
+  phone: string;
+  /** Messages per second, default 80. */
+  throughputMps?: number;
+}
+
+/**
+ * Connects (or reconnects) a Twilio WhatsApp sender (`wahub number add --provider twilio`). Its
+ * `phone_number_id` becomes `whatsapp:<E.164>` (the address Twilio uses in `To`/`From`), it has
+ * no WABA, and the Auth Token is encrypted like Meta tokens. Validated before commit like any
+ * connection.
+ * @throws AppError validation_failed, conflict (sender connected in another organization),
+ *   consistency_check_failed, not_found (organization)
+ */
+export async function connectTwilioNumber(
+  db: Db,
+  cipher: TokenCipher,
+  input: ConnectTwilioNumberInput,
+): Promise<{ id: string; created: boolean; phoneNumberId: string }> {
+  const e164 = toE164(input.phone);
+  if (!e164) throw new AppError('validation_failed', `phone "${input.phone}" is not an E.164 number (e.g. +15550100001)`);
+  if (!/^AC[0-9a-f]{32}$/.test(input.accountSid)) throw new AppError('validation_failed', 'account SID must be AC followed by 32 lowercase hex digits');
+  if (!input.authToken.trim()) throw new AppError('validation_failed', 'auth token must not be empty');
+  const throughputMps = input.throughputMps ?? null;
+  if (throughputMps !== null && (!Number.isInteger(throughputMps) || throughputMps < 1 || throughputMps > 1000)) {
+    throw new AppError('validation_failed', 'throughput_mps must be an integer from 1 to 1000');
+  }
+  const phoneNumberId = `whatsapp:${e164}`;
+  const token = cipher.encrypt(input.authToken.trim());
+  const number = await inConnectionTransaction(db, { orgId: input.orgId, wabaId: null, phoneNumberId, cipher }, (tx) => repo.upsertTwilioPhoneNumber(tx, {
+    orgId: input.orgId, e164, accountSid: input.accountSid, throughputMps, authTokenCiphertext: token.ciphertext, authTokenKeyId: token.keyId,
+  }));
+  return { ...number, phoneNumberId };
 }
 
 /**

@@ -4,14 +4,15 @@
  * A loop claims batches of due rows under a lease, reserves send slots for them from each
  * number's governor (governor.repository.ts), and sends each row at its slot over HTTP. Results
  * are recorded in batches (one transaction for many rows: outbox done, wamid + `sent`, statuses
- * that raced ahead applied), every write fenced by the row's lease token. Failures are classified
- * by Meta code (PROTOCOL.md §3.4):
+ * that raced ahead applied), every write fenced by the row's lease token. Each row goes through
+ * the provider interface of its number's provider (`MessageSender`: Meta's Graph API or Twilio's
+ * Messages API), which classifies failures by the provider's code (PROTOCOL.md §3.4, §7):
  * - retryable → back off exponentially with jitter, up to `maxAttempts`, then `failed`;
  * - 131056 (pair rate limit) → that recipient's row waits 4^n s; other recipients go on;
  * - 130429 (throughput reached) → the number's governor pauses, the row retries (not counted);
- * - 190 (token expired) → the number becomes `reauth_required`, the row is parked until
- *   `wahub number set-token` resumes it;
- * - anything else → `failed` with Meta's code and title.
+ * - reauth (Meta 190, Twilio 20003) → the number becomes `reauth_required`, the row is parked
+ *   until `wahub number set-token` resumes it;
+ * - anything else → `failed` with the provider's code and title.
  * Leases of held rows are refreshed every `leaseRefreshMs`; a send starts only while the row's
  * lease is confirmed to run for a while yet (a row whose lease was lost or nearly expired is
  * dropped unsent: another worker may hold it). A worker killed mid-send loses
@@ -26,8 +27,9 @@ import { withTransaction } from '../db/database.js';
 import { advanceMessageStatusWithEvent, recordMessagesSent, recordReauthRequired } from '../events/event-writer.js';
 import * as messages from '../messages/messages.repository.js';
 import { metrics } from '../ops/metrics.js';
-import type { GraphApiClient, GraphApiError } from '../providers/meta/graph.client.js';
-import { buildMetaSendRequest } from '../providers/meta/send.schema.js';
+import type { GraphApiClient } from '../providers/meta/graph.client.js';
+import { MetaSender } from '../providers/meta/meta.sender.js';
+import type { MessageSender, ProviderName, ProviderSendError } from '../providers/types.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { throttleNumber } from './governor.repository.js';
 import { fromStoredContent } from './message-content.js';
@@ -37,7 +39,10 @@ import { SlotReserver } from './slot-reserver.js';
 export interface DispatcherOptions {
   db: Db;
   cipher: TokenCipher;
+  /** Sends for numbers of provider `meta`. */
   graph: GraphApiClient;
+  /** Sends for numbers of provider `twilio` (a TwilioMessagesClient); without it their messages fail. */
+  twilio?: MessageSender;
   logger: Logger;
   /** Lease TTL, ms (default 60 000 in config). */
   leaseTtlMs: number;
@@ -145,9 +150,12 @@ export class Dispatcher {
   private readonly leaseRefreshMs: number;
   private readonly leaseMarginMs: number;
   private readonly slots: SlotReserver;
+  /** The provider interface per number provider (`phone_numbers.provider`). */
+  private readonly senders: Partial<Record<ProviderName, MessageSender>>;
 
   constructor(private readonly options: DispatcherOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.senders = { meta: new MetaSender(options.graph), twilio: options.twilio };
     this.maxInFlight = options.maxInFlight ?? options.batchSize * 20;
     this.leaseRefreshMs = options.leaseRefreshMs ?? options.leaseTtlMs / 2;
     // Half the slack between a refresh and the lease's expiry: a send starts only while the lease
@@ -392,16 +400,25 @@ export class Dispatcher {
       await this.fail(row, { class: 'permanent', code: null, title: 'access token does not decrypt', details: null, httpStatus: null }, log());
       return;
     }
-    const body = buildMetaSendRequest(details.e164, fromStoredContent(details.type, details.content));
+    const sender = this.senders[details.provider];
+    if (!sender) {
+      await this.fail(row, { class: 'permanent', code: null, title: `no sender configured for provider ${details.provider}`, details: null, httpStatus: null }, log());
+      return;
+    }
     const sendStarted = performance.now();
-    const result = await this.options.graph.sendMessage(details.phone_number_id, token, body);
+    const result = await sender.sendMessage({
+      from: { phoneNumberId: details.phone_number_id, e164: details.from_e164, accountSid: details.twilio_account_sid },
+      credential: token,
+      to: details.e164,
+      message: fromStoredContent(details.type, details.content),
+    });
     metrics.sendDuration.observe({ outcome: result.ok ? 'accepted' : result.error.class }, (performance.now() - sendStarted) / 1000);
     if (!result.ok) metrics.providerErrors.inc({ code: String(result.error.code ?? 'none'), class: result.error.class });
-    if (result.ok) await this.recordSent({ row, wamid: result.wamid });
+    if (result.ok) await this.recordSent({ row, wamid: result.providerMessageId });
     else await this.handleFailure(row, result.error, log());
   }
 
-  private async handleFailure(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
+  private async handleFailure(row: outbox.ClaimedOutboxRow, error: ProviderSendError, log: Logger): Promise<void> {
     if (error.class === 'reauth') return this.park(row, error, log);
     if (error.class === 'permanent' || row.attempts >= this.options.maxAttempts) return this.fail(row, error, log);
     let delayMs = retryDelayMs(row.attempts, this.options.retryBaseMs);
@@ -463,7 +480,7 @@ export class Dispatcher {
     });
   }
 
-  private async park(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
+  private async park(row: outbox.ClaimedOutboxRow, error: ProviderSendError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.parkOutboxRow(tx, row.id, row.lease_token, error))) return;
       if (await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref)) {
@@ -473,7 +490,7 @@ export class Dispatcher {
     log.error({ code: error.code }, 'access token rejected: phone number needs re-authorisation; its messages wait');
   }
 
-  private async fail(row: outbox.ClaimedOutboxRow, error: GraphApiError, log: Logger): Promise<void> {
+  private async fail(row: outbox.ClaimedOutboxRow, error: ProviderSendError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.failOutboxRow(tx, row.id, row.lease_token, error))) return;
       await advanceMessageStatusWithEvent(tx, { correlationId: row.correlation_id, source: 'worker' }, {

@@ -133,6 +133,9 @@ export async function findDeliveryDetails(db: Db, orgId: string, messageIds: str
       'messages.content',
       'contacts.e164',
       'phone_numbers.phone_number_id',
+      'phone_numbers.provider',
+      'phone_numbers.e164 as from_e164',
+      'phone_numbers.twilio_account_sid',
       'phone_numbers.access_token_ciphertext',
       'phone_numbers.access_token_key_id',
     ])

@@ -38,6 +38,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ META_APP_SECRET: 's' })).toThrow(/META_VERIFY_TOKEN[\s\S]*TOKEN_ENCRYPTION_KEYS/);
   });
 
+  it('defaults the Twilio API host in production, leaves it to the simulator in sandbox mode, and trims PUBLIC_BASE_URL', () => {
+    const production = loadConfig({ META_APP_SECRET: 's', META_VERIFY_TOKEN: 'v', TOKEN_ENCRYPTION_KEYS: key, PUBLIC_BASE_URL: 'https://hub.example.com/wahub/' });
+    expect(production.twilio).toEqual({ apiBaseUrl: 'https://api.twilio.com', apiTimeoutMs: 10_000 });
+    expect(production.publicBaseUrl).toBe('https://hub.example.com/wahub');
+    const sandbox = loadConfig({});
+    expect(sandbox.twilio.apiBaseUrl).toBeUndefined();
+    expect(sandbox.publicBaseUrl).toBeUndefined();
+    expect(() => loadConfig({ PUBLIC_BASE_URL: 'ftp://x', TWILIO_API_BASE_URL: 'nope' })).toThrow(/PUBLIC_BASE_URL[\s\S]*TWILIO_API_BASE_URL/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ META_APP_SECRET: '', DATABASE_URL: '' }).mode).toBe('sandbox');
   });

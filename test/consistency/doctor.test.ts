@@ -18,7 +18,7 @@ import {
 
 const CHECKS = [
   'duplicate_contacts', 'duplicate_inbound_wamids', 'phone_number_connected_twice', 'waba_connected_twice', 'waba_reference_mismatch',
-  'disconnected_number_with_token', 'orphans', 'outbox_without_message', 'status_consistency', 'tokens_encrypted',
+  'disconnected_number_with_token', 'orphans', 'outbox_without_message', 'status_consistency', 'tokens_encrypted', 'twilio_number_shape',
 ];
 
 const failing = (results: CheckResult[]) => results.filter((r) => !r.ok).map((r) => r.name).sort();
@@ -100,6 +100,7 @@ describe('runChecks after constraints were dropped and violations seeded with ra
       DROP INDEX wabas_connected_waba_id_key;
       ALTER TABLE phone_numbers DROP CONSTRAINT phone_numbers_waba_fkey;
       ALTER TABLE phone_numbers DROP CONSTRAINT phone_numbers_disconnected_token_check;
+      ALTER TABLE phone_numbers DROP CONSTRAINT phone_numbers_provider_ids_check;
       ALTER TABLE contacts DROP CONSTRAINT contacts_client_fkey;
       ALTER TABLE threads DROP CONSTRAINT threads_contact_fkey;
       ALTER TABLE messages DROP CONSTRAINT messages_thread_fkey;
@@ -200,6 +201,25 @@ describe('runChecks after constraints were dropped and violations seeded with ra
       seeded.tokens_encrypted = {
         orgId: w.orgId, subjects: [plaintext, garbage, unknownKey],
         details: [/looks like plaintext/, /does not decrypt .*key id test1/, /does not decrypt .*key id retired/],
+      };
+    }
+    {
+      // Twilio senders: one under a WABA, one without an account SID, one whose id is not its number.
+      const w = await seedWorld(db);
+      const twilio = (wabaRef: string | null, sid: string | null, phoneNumberId: (e164: string) => string) => {
+        const e164 = `+1555${uniqueDigits(7)}`;
+        return sql`
+          INSERT INTO phone_numbers (org_id, waba_ref, provider, phone_number_id, display_phone_number, e164, twilio_account_sid)
+          VALUES (${w.orgId}, ${wabaRef}, 'twilio', ${phoneNumberId(e164)}, ${e164.slice(1)}, ${e164}, ${sid})
+          RETURNING phone_number_id`.execute(db).then((r) => (r.rows[0] as { phone_number_id: string }).phone_number_id);
+      };
+      const sid = 'AC0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+      const withWaba = await twilio(w.wabaRef, sid, (e164) => `whatsapp:${e164}`);
+      const noSid = await twilio(null, null, (e164) => `whatsapp:${e164}`);
+      const wrongId = await twilio(null, sid, () => uniqueDigits());
+      seeded.twilio_number_shape = {
+        orgId: w.orgId, subjects: [withWaba, noSid, wrongId],
+        details: [/Twilio number with a WABA/, /missing or malformed account SID/, /is not whatsapp:\+/],
       };
     }
   });

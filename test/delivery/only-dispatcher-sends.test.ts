@@ -1,9 +1,10 @@
 /**
  * "Only the dispatcher sends" (SPEC §4): no code path but the outbox dispatcher calls the provider's
- * send endpoint. Proved by reading every file under src/ for the two ways a send can be written:
+ * send endpoint. Proved by reading every file under src/ for the ways a send can be written:
  *
- * 1. A call of the Graph client's send method: `.sendMessage(` — a method call on some object
- *    (`graph.sendMessage(`, `this.options.graph.sendMessage(`). The outbound service's own
+ * 1. A call of a send method: `.sendMessage(` — a method call on some object (the provider
+ *    interface `sender.sendMessage(` in the dispatcher, and Meta's adapter calling
+ *    `graph.sendMessage(`, which nothing else constructs but the dispatcher). The outbound service's own
  *    `sendMessage(db, …)`, which only queues a message, is a plain function call (no dot) and
  *    its declaration `function sendMessage(` / method declaration `async sendMessage(` have no dot
  *    either, so neither matches.
@@ -14,6 +15,8 @@
  *    or a literal that starts with `/messages` (a URL glued together with `+`). The hub's own API
  *    paths (`/v1/messages`, `/v1/threads/:id/messages`) do not have that shape: `v1` is not a
  *    Graph version and `threads` is not an id.
+ *
+ * 3. Twilio's Messages API URL, `…/Messages.json`, in a string or template literal.
  *
  * Comments are removed before matching (documentation may name the endpoint); string contents are
  * kept, because the URL lives in strings. Only src/outbound/dispatcher.ts may call the method, only
@@ -33,12 +36,12 @@ const DOC_EXTENSIONS = new Set(['.md']);
 const SEND_CALL = /\.\s*sendMessage\s*\(/g;
 const SEGMENT_VERSION = String.raw`(?:v\d+\.\d+|\$\{[^}]*\}|:[A-Za-z_]\w*)`;
 const SEGMENT_ID = String.raw`(?:\d+|\$\{[^}]*\}|:[A-Za-z_]\w*)`;
-const GRAPH_SEND_PATH = new RegExp(String.raw`/${SEGMENT_VERSION}/${SEGMENT_ID}/messages(?![\w-])|^/messages(?![\w-])`);
+const GRAPH_SEND_PATH = new RegExp(String.raw`/${SEGMENT_VERSION}/${SEGMENT_ID}/messages(?![\w-])|^/messages(?![\w-])|/Messages\.json(?![\w-])`);
 /** A route the simulator serves: the literal is the first argument of `app.post(` (or get/put/…) on its line. */
 const ROUTE_DEFINITION = /\bapp\.(?:get|post|put|delete|patch|route)\b[^('"`]*\(\s*$/;
 
-const SEND_CALLERS = new Set(['outbound/dispatcher.ts']);
-const SEND_URL_HOLDERS = new Set(['providers/meta/graph.client.ts']);
+const SEND_CALLERS = new Set(['outbound/dispatcher.ts', 'providers/meta/meta.sender.ts']);
+const SEND_URL_HOLDERS = new Set(['providers/meta/graph.client.ts', 'providers/twilio/messages.client.ts']);
 const ROUTE_OWNERS = /^simulator\//;
 
 interface Literal {
@@ -180,6 +183,8 @@ describe('only the dispatcher sends', () => {
     expect(sample("app.post('/v1/messages', h); app.get('/v1/threads/:id/messages', h); const s = `${url}/v1/messages`;")).toEqual([]);
     expect(sample("app.post<{ Params: { a: string } }>('/:version/:phone_number_id/messages', h);")).toEqual(['simulator route']);
     expect(sample("const re = /\\/messages'/; const ok = 'x';")).toEqual([]);
+    expect(sample('const url = `${base}/2010-04-01/Accounts/${sid}/Messages.json`;')).toEqual(['graph send URL']);
+    expect(sample("app.post<{ Params: { s: string } }>('/2010-04-01/Accounts/:s/Messages.json', h);")).toEqual(['simulator route']);
   });
 
   it('has no other file under src/ calling the provider\'s send method or holding the Graph /messages URL', async () => {
@@ -196,8 +201,11 @@ describe('only the dispatcher sends', () => {
     const kinds = new Set(findings.map((finding) => `${finding.kind} in ${finding.file}`));
     expect(kinds).toEqual(new Set([
       'send call in outbound/dispatcher.ts',
+      'send call in providers/meta/meta.sender.ts',
       'graph send URL in providers/meta/graph.client.ts',
+      'graph send URL in providers/twilio/messages.client.ts',
       'simulator route in simulator/simulator.ts',
+      'simulator route in simulator/simulator.twilio.ts',
     ]));
   });
 });

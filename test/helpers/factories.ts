@@ -72,7 +72,7 @@ export const TEST_APP_ID = 'test-app';
 /** The HTTP app on a test database (no dispatcher: tests drive it explicitly). Pass `graph` for Embedded Signup. */
 export async function createTestApp(
   db: Db,
-  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient } = {},
+  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient; publicBaseUrl?: string } = {},
 ): Promise<FastifyInstance> {
   return buildApp({
     db,
@@ -82,6 +82,7 @@ export async function createTestApp(
     meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN, appId: TEST_APP_ID, embeddedSignupConfigId: 'test-config' },
     simulator: options.simulator,
     onMessageQueued: options.onMessageQueued,
+    publicBaseUrl: options.publicBaseUrl,
   });
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CUSTOMERS } from '../../src/sandbox/seed.js';
+import { connectTwilioNumber } from '../../src/numbers/numbers.service.js';
 import { type Hub, startHub } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -74,5 +75,33 @@ describe('sandbox mode (wahub serve without Meta credentials)', () => {
       return body.status === 'read' ? body : undefined;
     });
     expect(message.provider_message_id).toMatch(/^wamid\./);
+  });
+
+  it('runs a Twilio number end to end through the mounted Twilio simulator', async () => {
+    const sender = '+15550100077';
+    const accountSid = 'AC0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+    await connectTwilioNumber(hub.runtime.db, hub.runtime.cipher, { orgId: hub.demo!.org_id, accountSid, authToken: 'sandbox-twilio-token', phone: sender });
+    const json = { 'content-type': 'application/json' };
+    const registered = await request(`${hub.url}/simulator/twilio/_simulator/senders/${encodeURIComponent(sender)}`, {
+      method: 'PUT', headers: json, body: JSON.stringify({ account_sid: accountSid, auth_token: 'sandbox-twilio-token' }),
+    });
+    expect(registered.statusCode).toBe(200);
+    const injected = await request(`${hub.url}/simulator/twilio/_simulator/inbound`, {
+      method: 'POST', headers: json, body: JSON.stringify({ to: sender, from: '447700900123', profile_name: 'Oliver', text: 'Hello from Twilio' }),
+    });
+    expect(((await injected.body.json()) as { status: number }).status).toBe(200);
+    const auth = { authorization: `Bearer ${hub.demo!.api_key}`, ...json };
+    const threads = (await (await request(`${hub.url}/v1/threads`, { headers: auth })).body.json()) as { data: Array<{ id: string; profile_name: string }> };
+    const thread = threads.data.find((row) => row.profile_name === 'Oliver')!;
+    const sent = await request(`${hub.url}/v1/messages`, {
+      method: 'POST', headers: auth, body: JSON.stringify({ thread_id: thread.id, type: 'text', text: { body: 'Hello Oliver' } }),
+    });
+    expect(sent.statusCode).toBe(202);
+    const { id } = (await sent.body.json()) as { id: string };
+    const message = await waitFor(async () => {
+      const body = (await (await request(`${hub.url}/v1/messages/${id}`, { headers: auth })).body.json()) as { status: string; provider_message_id: string };
+      return body.status === 'read' ? body : undefined;
+    });
+    expect(message.provider_message_id).toMatch(/^SM[0-9a-f]{32}$/);
   });
 });

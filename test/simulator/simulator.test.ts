@@ -100,7 +100,7 @@ describe('POST /:version/:phone_number_id/messages', () => {
     const [sent] = statusesOf(wamid);
     expect(sent).toMatchObject({ recipient_id: '14155550123', timestamp: expect.stringMatching(/^\d+$/), pricing: { pricing_model: 'PMP' } });
     const items = parseMetaWebhook(receiver.received[0]!.json);
-    expect(items).toEqual([expect.objectContaining({ kind: 'status', wamid, status: 'sent', wabaId: WABA_1, phoneNumberId: PHONE_1 })]);
+    expect(items).toEqual([expect.objectContaining({ kind: 'status', providerMessageId: wamid, status: 'sent', wabaId: WABA_1, phoneNumberId: PHONE_1 })]);
     expect((await call('GET', '/_simulator/sends')).json.sends).toContainEqual(expect.objectContaining({ phone_number_id: PHONE_1, to: '+14155550123', type: 'text', wamid }));
   });
 
@@ -197,7 +197,7 @@ describe('webhook delivery', () => {
     const items = parseMetaWebhook(webhook!.json);
     expect(items).toEqual([expect.objectContaining({
       kind: 'message', wabaId: WABA_1, phoneNumberId: PHONE_1, waId: '14155550123', profileName: 'Maya Chen',
-      wamid: res.json.wamid, type: 'text',
+      providerMessageId: res.json.wamid, type: 'text',
     })]);
     expect(webhook!.json.entry[0].changes[0].value.messages[0].text.body).toBe('Caf\u00e9 ol\u00e9 \u{1F600}');
   });

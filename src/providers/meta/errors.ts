@@ -2,15 +2,10 @@
  * Classification of Meta Cloud API errors for the dispatcher (PROTOCOL.md §3.4, from Meta's
  * "Error codes" page, support/error-codes): build logic on `code`, never on titles.
  */
+import type { SendErrorClass } from '../types.js';
 
-/** What the dispatcher does with a failed send. */
-export type MetaErrorClass =
-  /** Try again later with backoff (rate limits, temporary service errors, 5xx, timeouts). */
-  | 'retryable'
-  /** The access token is invalid or expired (190): the number needs re-authorisation. */
-  | 'reauth'
-  /** Retrying will not help (policy, re-engagement window, invalid request, …). */
-  | 'permanent';
+/** What the dispatcher does with a failed send (shared with Twilio: `../types.ts`); `reauth` is Meta's 190. */
+export type MetaErrorClass = SendErrorClass;
 
 /** Codes Meta documents as temporary (PROTOCOL.md §3.4, §9.5). */
 export const RETRYABLE_META_CODES: ReadonlySet<number> = new Set([

@@ -6,7 +6,8 @@
  * [M-MSG] and the per-type references cited on each schema.
  */
 import { z } from 'zod';
-import type { InboundMessageType, MetaErrorItem } from './webhook.types.js';
+import type { InboundMessageType } from '../types.js';
+import type { MetaErrorItem } from './webhook.types.js';
 
 const str = z.string();
 const anyObject = z.looseObject({});

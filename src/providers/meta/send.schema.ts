@@ -112,7 +112,8 @@ const templateComponent = z.looseObject({
   parameters: z.array(templateParameter).optional(),
 });
 const templateObject = z.strictObject({
-  name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'template name must be 1 to 512 characters of a-z, 0-9 and _'),
+  // A Meta template name, or (numbers of provider twilio) a Twilio Content SID naming the approved template.
+  name: z.string().regex(/^(?:[a-z0-9_]{1,512}|HX[0-9a-f]{32})$/, 'template name must be 1 to 512 characters of a-z, 0-9 and _ (or a Twilio Content SID, HX + 32 hex)'),
   language: z.strictObject({ code: z.string().min(1), policy: z.literal('deterministic').optional() }),
   components: z.array(templateComponent).optional(),
 });

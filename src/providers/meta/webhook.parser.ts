@@ -5,15 +5,10 @@
  * and one bad item never loses its siblings. Sources: PROTOCOL.md §2, [M-MSG][M-STATUS][M-OVR].
  */
 import { normaliseMessageContent, normaliseMetaErrors } from './message.content.js';
-import {
-  META_STATUS_VALUES,
-  type DeadLetterReason,
-  type MetaStatusValue,
-  type ParsedDeadLetter,
-  type ParsedInboundMessage,
-  type ParsedStatus,
-  type ParsedWebhookItem,
-} from './webhook.types.js';
+import type {
+  DeadLetterReason, ParsedDeadLetter, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem,
+} from '../types.js';
+import { META_STATUS_VALUES, type MetaStatusValue } from './webhook.types.js';
 
 /** `object` of every WhatsApp Business webhook envelope [M-EP]. */
 const WHATSAPP_OBJECT = 'whatsapp_business_account';
@@ -49,7 +44,7 @@ function deadLetter(
   location: Location,
   raw: unknown,
 ): ParsedDeadLetter {
-  return { kind: 'dead_letter', reason, detail, ...location, raw };
+  return { kind: 'dead_letter', provider: 'meta', reason, detail, ...location, raw };
 }
 
 /** A short, bounded rendering of an untrusted value for a dead letter's detail. */
@@ -99,12 +94,13 @@ function parseMessage(change: MessagesChange, message: unknown, index: number): 
   const { type, content } = normaliseMessageContent(message, change.value.errors);
   const parsed: ParsedInboundMessage = {
     kind: 'message',
+    provider: 'meta',
     wabaId: change.wabaId,
     phoneNumberId: change.phoneNumberId,
     displayPhoneNumber: change.displayPhoneNumber,
     waId: from,
     profileName: findProfileName(change.value.contacts, from),
-    wamid,
+    providerMessageId: wamid,
     timestamp,
     type,
     content,
@@ -131,9 +127,10 @@ function parseStatus(change: MessagesChange, status: unknown, index: number): Pa
   }
   const parsed: ParsedStatus = {
     kind: 'status',
+    provider: 'meta',
     wabaId: change.wabaId,
     phoneNumberId: change.phoneNumberId,
-    wamid,
+    providerMessageId: wamid,
     status: status.status,
     timestamp,
     recipientId: typeof status.recipient_id === 'string' ? status.recipient_id : null,

@@ -9,7 +9,7 @@ import type {
   ParsedInboundMessage,
   ParsedStatus,
   ParsedWebhookItem,
-} from '../../../src/providers/meta/webhook.types.js';
+} from '../../../src/providers/types.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/meta');
@@ -122,7 +122,7 @@ describe('parseMetaWebhook', () => {
         displayPhoneNumber: '15550100002',
         waId: '919812345678',
         profileName: 'Priya Sharma',
-        wamid: 'wamid.HBgMOTE5ODEyMzQ1Njc4FQIAEhgUNjBCRTI2RDVENTVGODc4MEExQTkA',
+        providerMessageId: 'wamid.HBgMOTE5ODEyMzQ1Njc4FQIAEhgUNjBCRTI2RDVENTVGODc4MEExQTkA',
       });
       expect(message.raw).toEqual(raw);
     });
@@ -139,7 +139,7 @@ describe('parseMetaWebhook', () => {
       expect(failed).toMatchObject({
         wabaId: '100000000000001',
         phoneNumberId: '200000000000001',
-        wamid: 'wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjYwQjY0OENBNzMzNjg5ODg0RQA=',
+        providerMessageId: 'wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjYwQjY0OENBNzMzNjg5ODg0RQA=',
         status: 'failed',
         recipientId: '5511987654321',
       });
@@ -465,7 +465,7 @@ describe('parseMetaWebhook', () => {
       expect(items.map((item) => item.kind === 'dead_letter' ? item.reason : item.kind)).toEqual([
         'message', 'invalid_message', 'invalid_message', 'message', 'status', 'invalid_status',
       ]);
-      expect(messages(items).map((m) => m.wamid)).toEqual(['wamid.A', 'wamid.C']);
+      expect(messages(items).map((m) => m.providerMessageId)).toEqual(['wamid.A', 'wamid.C']);
     });
 
     it('iterates every entry and every change', () => {
