@@ -70,7 +70,8 @@ export interface Page<T> {
 export interface PhoneNumber {
   id: string;
   phone_number_id: string;
-  waba_id: string;
+  /** Null for Twilio numbers (no WABA). */
+  waba_id: string | null;
   provider: string;
   display_phone_number: string;
   e164: string;

@@ -141,7 +141,10 @@ export function NumbersPage({ operator, sandbox }: { operator: Operator; sandbox
                   </td>
                   <td data-label="Throughput">{n.throughput_mps} msg/s<span className="block muted">{n.messaging_limit_tier ? `Tier ${n.messaging_limit_tier}` : 'Tier unknown'}</span></td>
                   <td data-label="Queue"><span className={n.queue_depth > 0 ? 'strong' : 'muted'}>{n.queue_depth}</span></td>
-                  <td data-label="WABA"><code>{n.waba_id}</code><span className="block muted">ID {n.phone_number_id}</span></td>
+                  <td data-label="WABA">
+                    {n.waba_id ? <code>{n.waba_id}</code> : <span>Twilio</span>}
+                    <span className="block muted">ID {n.phone_number_id}</span>
+                  </td>
                 </tr>
               ))}
             </tbody>
