@@ -39,7 +39,12 @@ export async function authenticateSessionRequest(db: Db, request: FastifyRequest
   return session.principal;
 }
 
-const isHttps = (request: FastifyRequest) => request.protocol === 'https';
+/**
+ * HTTPS as the browser sees it: directly, or through a TLS-terminating proxy (`X-Forwarded-Proto`).
+ * Trusting the header is safe here: it can only add `Secure`, which makes the cookie stricter.
+ */
+const isHttps = (request: FastifyRequest) =>
+  request.protocol === 'https' || String(request.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
 
 /** Sets both session cookies after login. */
 export function setSessionCookies(request: FastifyRequest, reply: FastifyReply, token: string, csrfToken: string): void {

@@ -64,6 +64,12 @@ describe('operator sessions (web inbox login)', () => {
     expect(session.csrf_token_hash).not.toBe(csrf);
   });
 
+  it('marks the cookies Secure behind an HTTPS proxy', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/session', headers: { 'x-forwarded-proto': 'https' }, payload: { email, password: PASSWORD } });
+    expect(response.statusCode).toBe(201);
+    for (const cookie of response.headers['set-cookie'] as string[]) expect(cookie).toMatch(/; Secure/);
+  });
+
   it('refuses a wrong password, an unknown email and a disabled operator alike (401)', async () => {
     expect((await login({ email, password: 'wrong password!' })).json().error.code).toBe('unauthorized');
     expect((await login({ email: 'nobody@example.test', password: PASSWORD })).statusCode).toBe(401);
