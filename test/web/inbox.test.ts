@@ -231,6 +231,20 @@ describe('web inbox in Chromium', () => {
     expect(((await refused.json()) as any).error.code).toBe('not_allowed_to_send');
   });
 
+  it('loads older conversations as the list scrolls (keyset pages of 30)', async () => {
+    const { page } = owner;
+    for (let i = 0; i < 30; i++) {
+      await simulator(hub, 'inbound', { phone_number_id: hub.demo!.phone_number_id, from: `1415555${String(1000 + i)}`, profile_name: `Customer ${i}`, text: `Question ${i}` });
+    }
+    await page.goto(`${hub.url}/`);
+    const items = page.locator('a.thread-item');
+    await expect.poll(() => items.count()).toBe(30);
+    await items.last().scrollIntoViewIfNeeded();
+    // 30 new customers + Maya, Oliver, Lena, Camille (the Connect WhatsApp number has no threads).
+    await expect.poll(() => items.count()).toBe(34);
+    await expect.poll(() => page.locator('a.thread-item', { hasText: 'Oliver Smith' }).count()).toBe(1);
+  });
+
   it('logged no console errors in any page', () => {
     expect(owner.errors).toEqual([]);
     expect(agent?.errors ?? []).toEqual([]);
