@@ -81,6 +81,22 @@ describe('GET /v1/stream (Server-Sent Events)', () => {
     expect((await client.next()).id).toBe(loud);
   });
 
+  it('ends open streams when the server closes, so shutdown does not hang', async () => {
+    const other = await buildApp({
+      db: t.db, logger: silentLogger, cipher: testCipher, meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN },
+      databaseUrl: t.url, webRoot: false,
+    });
+    const url = await other.listen({ port: 0, host: '127.0.0.1' });
+    const org = await createTestOrg(t.db, 'Closing');
+    const response = await fetch(`${url}/v1/stream`, { headers: bearer(org.apiKey) });
+    expect(response.status).toBe(200);
+    const started = Date.now();
+    await other.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The body ends (no hanging reader).
+    await response.text();
+  });
+
   it('answers 400 to a malformed Last-Event-ID', async () => {
     const org = await createTestOrg(t.db, 'Bad cursor');
     const response = await fetch(`${base}/v1/stream`, { headers: { ...bearer(org.apiKey), 'last-event-id': 'abc' } });
