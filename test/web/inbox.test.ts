@@ -137,6 +137,11 @@ describe('web inbox in Chromium', () => {
     const media = await page.evaluate(async (href) => (await fetch(href)).text(), download!);
     expect(media).toBe('simulated WhatsApp media 5550001\n');
     await page.locator('article.msg-type-location', { hasText: '1 Market St, San Francisco' }).waitFor({ timeout: 10_000 });
+    await simulator(hub, 'inbound', {
+      phone_number_id: hub.demo!.phone_number_id, from: '14155550123', profile_name: 'Maya Chen',
+      message: { type: 'unsupported', unsupported: { type: 'poll' }, errors: [{ code: 131051, title: 'Message type unknown' }] },
+    });
+    await page.locator('article.msg-type-unsupported', { hasText: 'Unsupported message (poll)' }).waitFor({ timeout: 10_000 });
     await simulator(hub, 'inbound', { phone_number_id: hub.demo!.phone_number_id, from: '33612345678', profile_name: 'Camille Martin', text: 'Bonjour, do you have this in blue?' });
     await page.locator('a.thread-item', { hasText: 'Camille Martin' }).locator('.badge').waitFor({ timeout: 10_000 });
   });

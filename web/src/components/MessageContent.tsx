@@ -127,6 +127,10 @@ export function MessageContent({ message }: { message: Message }) {
       return <div className="msg-reply"><span className="reply-tag">Tapped button</span><Text>{str(c.text)}</Text></div>;
     case 'order':
       return <Order content={c} />;
+    case 'reaction':
+      return str(c.emoji)
+        ? <p className="msg-text msg-reaction"><span aria-label={`Reaction ${str(c.emoji)}`}>{str(c.emoji)}</span> <span className="muted">reacted to a message</span></p>
+        : <p className="msg-note">Removed a reaction</p>;
     case 'template':
       return <div className="msg-reply"><span className="reply-tag">Template</span><Text>{str(c.name)} <span className="muted">({str(obj(c.language).code)})</span></Text></div>;
     case 'system':
