@@ -3,6 +3,9 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The `prepare` script builds the web inbox (web/ → web/dist) during npm ci.
+COPY bin/build-web.js ./bin/build-web.js
+COPY web ./web
 # Production dependencies only; install scripts are approved in package.json (allowScripts).
 RUN npm ci --omit=dev --no-audit --no-fund
 
@@ -10,6 +13,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/web/dist ./web/dist
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src

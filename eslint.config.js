@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.wahub/', 'scratch/', 'dist/', 'coverage/'] },
+  { ignores: ['node_modules/', '.wahub/', 'scratch/', 'dist/', 'web/dist/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

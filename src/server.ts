@@ -13,7 +13,7 @@ import { GraphApiClient } from './providers/meta/graph.client.js';
 import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/numbers.repository.js';
-import { type SandboxDemo, seedSandbox } from './sandbox/seed.js';
+import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/simulator.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
@@ -55,6 +55,18 @@ function dispatcherProbe(dispatcher: Dispatcher, pollIntervalMs: number): LoopPr
 
 /** Period of the OTP expiry job, ms. */
 const OTP_EXPIRY_INTERVAL_MS = 60_000;
+
+/** The demo customers write a few minutes apart (oldest first), so the inbox shows a realistic order. */
+async function seedDemoConversations(simulator: Simulator, phoneNumberId: string): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  for (const [index, customer] of DEMO_CUSTOMERS.entries()) {
+    const timestamp = String(now - (DEMO_CUSTOMERS.length - index) * 7 * 60);
+    await simulator.injectInbound({
+      phone_number_id: phoneNumberId, from: customer.from, profile_name: customer.profile_name,
+      message: { type: 'text', text: { body: customer.text }, timestamp },
+    });
+  }
+}
 
 /** Readiness of the event relay loop. */
 function relayProbe(relay: EventRelay, pollIntervalMs: number): LoopProbe {
@@ -145,6 +157,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   let twilio: TwilioMessagesClient | undefined;
   let twilioSimulator: TwilioSimulator | undefined;
   let demo: SandboxDemo | undefined;
+  let demoCreated = false;
   let shuttingDown = false;
   let healthApp: FastifyInstance | undefined;
   let eventWorkers: Awaited<ReturnType<typeof startEventWorkers>> | undefined;
@@ -171,7 +184,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         delays: config.sandbox.statusDelaysMs,
         logger: { debug: (o, m) => logger.debug(o, m), warn: (o, m) => logger.warn(o, m) },
       });
-      demo = (await seedSandbox(db, cipher, config.dataDir)).demo;
+      ({ demo, created: demoCreated } = await seedSandbox(db, cipher, config.dataDir));
       // The simulator plays Meta for every number of this database (numbers added while running
       // can be registered with PUT /simulator/_simulator/numbers/{phone_number_id}, or by a restart).
       for (const number of await listConnectedMetaNumbers(db)) {
@@ -212,7 +225,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
     ];
     if (serveHttp) {
       app = await buildApp({
-        db, logger, simulator, cipher, graph,
+        db, logger, simulator, cipher, graph, databaseUrl: runtime.databaseUrl,
         meta: {
           appSecret: secrets.appSecret, verifyToken: config.meta.verifyToken, appId: config.meta.appId ?? (sandbox ? SANDBOX_APP_ID : undefined),
           embeddedSignupConfigId: config.meta.embeddedSignupConfigId, graphApiVersion: config.meta.graphApiVersion,
@@ -230,6 +243,8 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       // PORT=0 picks a free port: report the one the server really got.
       const address = app.server.address();
       if (typeof address === 'object' && address) url = localUrl(config.host, address.port);
+      // A fresh sandbox: demo customers write first, through the real signed-webhook path.
+      if (demoCreated && simulator && demo) await seedDemoConversations(simulator, demo.phone_number_id);
     } else if (config.workerHttpPort !== undefined && loops.length > 0) {
       // A worker-only process serves just the probes and metrics, on its own port.
       healthApp = await buildOpsApp({ db, logger, loops, isShuttingDown: () => shuttingDown });

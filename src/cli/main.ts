@@ -8,6 +8,7 @@ import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
 import { connectPhoneNumber, connectTwilioNumber, setPhoneNumberToken } from '../numbers/numbers.service.js';
 import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
+import { assertPasswordAcceptable, setOperatorPassword } from '../sessions/sessions.service.js';
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
 import { registerAdminCommands } from './admin.commands.js';
 import { registerEndUserCommands } from './endusers.commands.js';
@@ -20,6 +21,7 @@ function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): voi
   if (hub.demo && hub.url) {
     lines.push(
       '',
+      `Web inbox: ${hub.url}/  (log in as ${hub.demo.operator_email}, password ${hub.demo.operator_password})`,
       `Demo organization ${hub.demo.org_id}; operator ${hub.demo.operator_email}`,
       `Demo API key: ${hub.demo.api_key}`,
       '',
@@ -34,6 +36,16 @@ function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): voi
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The first line of a stream (`--password-stdin`), without its line break. */
+async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
 }
 
 interface NumberAddOptions {
@@ -115,19 +127,46 @@ org
     }
   });
 
-program
-  .command('operator')
-  .description('operators')
+const operator = program.command('operator').description('operators');
+
+operator
   .command('create')
   .requiredOption('--org <id>', 'organization id')
   .requiredOption('--email <email>', 'email')
   .addOption(new Option('--role <role>', 'role').choices(['owner', 'admin', 'agent']).makeOptionMandatory())
   .option('--name <name>', 'display name')
+  .option('--password <password>', 'web inbox password (visible in the process list: prefer --password-stdin)')
+  .option('--password-stdin', 'read the web inbox password from the first line of stdin')
   .option('--json', 'print JSON')
-  .action(async (options: JsonFlag & { org: string; email: string; role: 'owner' | 'admin' | 'agent'; name?: string }) => {
+  .action(async (options: JsonFlag & { org: string; email: string; role: 'owner' | 'admin' | 'agent'; name?: string; password?: string; passwordStdin?: boolean }) => {
     try {
-      const result = await withRuntime(({ db }) => createOperator(db, { orgId: options.org, email: options.email, role: options.role, name: options.name ?? null }));
-      print(options, { id: result.id, api_key: result.apiKey }, `operator ${result.id}\nAPI key (shown once): ${result.apiKey}`);
+      const password = options.passwordStdin ? await readFirstLine(process.stdin) : options.password;
+      if (password !== undefined) assertPasswordAcceptable(password);
+      const result = await withRuntime(async ({ db }) => {
+        const created = await createOperator(db, { orgId: options.org, email: options.email, role: options.role, name: options.name ?? null });
+        if (password !== undefined) await setOperatorPassword(db, options.org, created.id, password);
+        return created;
+      });
+      print(options, { id: result.id, api_key: result.apiKey, password_set: password !== undefined }, `operator ${result.id}\nAPI key (shown once): ${result.apiKey}${password !== undefined ? '\nweb inbox password set' : ''}`);
+    } catch (error) {
+      fail(error, Boolean(options.json));
+    }
+  });
+
+operator
+  .command('set-password')
+  .description('set or replace an operator\'s web inbox password (signs them out everywhere)')
+  .requiredOption('--org <id>', 'organization id')
+  .requiredOption('--operator <id>', 'operator id')
+  .option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)')
+  .option('--password-stdin', 'read the password from the first line of stdin')
+  .option('--json', 'print JSON')
+  .action(async (options: JsonFlag & { org: string; operator: string; password?: string; passwordStdin?: boolean }) => {
+    try {
+      const password = options.passwordStdin ? await readFirstLine(process.stdin) : options.password;
+      if (password === undefined) throw new AppError('validation_failed', 'pass --password-stdin (or --password)');
+      await withRuntime(({ db }) => setOperatorPassword(db, options.org, options.operator, password));
+      print(options, { id: options.operator, password_set: true }, 'web inbox password set');
     } catch (error) {
       fail(error, Boolean(options.json));
     }

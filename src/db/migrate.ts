@@ -10,6 +10,7 @@ import * as m0002 from './migrations/0002_delivery_engine.js';
 import * as m0003 from './migrations/0003_onboarding.js';
 import * as m0004 from './migrations/0004_operations.js';
 import * as m0005 from './migrations/0005_domain_events.js';
+import * as m0006 from './migrations/0006_operator_sessions.js';
 import * as m0007 from './migrations/0007_twilio.js';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_onboarding': m0003,
   '0004_operations': m0004,
   '0005_domain_events': m0005,
+  '0006_operator_sessions': m0006,
   '0007_twilio': m0007,
 };
 

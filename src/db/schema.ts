@@ -330,6 +330,34 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
+export interface OperatorSessionsTable {
+  id: Generated<string>;
+  org_id: string;
+  operator_id: string;
+  /** sha256 (hex) of the session cookie's token. */
+  token_hash: string;
+  /** sha256 (hex) of the CSRF token the browser echoes in `X-CSRF-Token`. */
+  csrf_token_hash: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface ThreadReadsTable {
+  org_id: string;
+  thread_id: string;
+  operator_id: string;
+  last_read_at: Timestamp;
+}
+
+export interface QuickRepliesTable {
+  id: Generated<string>;
+  org_id: string;
+  title: string;
+  body: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   operators: OperatorsTable;
@@ -354,6 +382,9 @@ export interface Database {
   oauth_states: OAuthStatesTable;
   account_events: AccountEventsTable;
   audit_log: AuditLogTable;
+  operator_sessions: OperatorSessionsTable;
+  thread_reads: ThreadReadsTable;
+  quick_replies: QuickRepliesTable;
 }
 
 export type PhoneNumberRow = Selectable<PhoneNumbersTable>;

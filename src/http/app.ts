@@ -18,12 +18,20 @@ import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
 import type { TwilioSimulator } from '../simulator/simulator.twilio.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
+import { mediaRoutes } from '../messages/media.routes.js';
+import { deadLettersRoutes } from '../ops/dead-letters.routes.js';
+import { quickRepliesRoutes } from '../quick-replies/quick-replies.routes.js';
+import { loginRoutes, sessionRoutes } from '../sessions/sessions.routes.js';
+import { EventStreamHub } from '../stream/stream.hub.js';
+import { streamRoutes } from '../stream/stream.routes.js';
+import { threadActionsRoutes } from '../threads/thread-actions.routes.js';
 import { eventSubscriptionsRoutes } from '../events/subscriptions.routes.js';
 import { endUsersRoutes } from '../endusers/endusers.routes.js';
 import { clientsRoutes } from '../clients/clients.routes.js';
 import type { OtpSettings } from '../endusers/otp.service.js';
 import { requireApiKey } from './auth.js';
 import { registerErrorHandler } from './errors.js';
+import { registerWebUi } from './web-ui.js';
 
 export interface AppOptions {
   db: Db;
@@ -43,6 +51,12 @@ export interface AppOptions {
   isShuttingDown?: () => boolean;
   /** Wakes an in-process dispatcher after a message is queued. */
   onMessageQueued?: () => void;
+  /** PostgreSQL URL for the event stream's LISTEN connection (`GET /v1/stream`); without it the stream polls. */
+  databaseUrl?: string;
+  /** Event stream fallback poll period, ms. Default 2000. */
+  streamPollIntervalMs?: number;
+  /** Folder of the built web inbox (default `web/dist`); false serves no UI. */
+  webRoot?: string | false;
   /** `PUBLIC_BASE_URL`: the URL Twilio signs its webhooks with (behind a proxy); undefined = as received. */
   publicBaseUrl?: string;
   /**
@@ -75,9 +89,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(opsRoutes, { db: options.db, loops: options.loops ?? [], isShuttingDown: options.isShuttingDown ?? (() => false) });
 
   await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
+  app.addHook('onClose', async () => events.close());
+  await app.register(loginRoutes, { db: options.db });
   await app.register(twilioRoutes, { db: options.db, cipher: options.cipher, publicBaseUrl: options.publicBaseUrl });
   await app.register(async (api) => {
     requireApiKey(api, options.db);
+    await api.register(sessionRoutes, { db: options.db, sandbox: options.simulator !== undefined });
+    await api.register(threadActionsRoutes, { db: options.db });
+    await api.register(quickRepliesRoutes, { db: options.db });
+    await api.register(deadLettersRoutes, { db: options.db });
+    await api.register(streamRoutes, { db: options.db, hub: events });
+    if (options.graph) await api.register(mediaRoutes, { db: options.db, cipher: options.cipher, graph: options.graph });
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
@@ -99,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   if (options.simulator) await app.register(options.simulator.plugin, { prefix: '/simulator' });
   if (options.twilioSimulator) await app.register(options.twilioSimulator.plugin, { prefix: '/simulator/twilio' });
+  if (options.webRoot !== false) await registerWebUi(app, options.webRoot);
   return app;
 }
 

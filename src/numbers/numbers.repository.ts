@@ -327,3 +327,11 @@ export async function releaseTokenlessWabaLink(tx: Tx, wabaId: string, orgId: st
       AND NOT EXISTS (SELECT 1 FROM phone_numbers p WHERE p.waba_ref = w.id AND p.status <> 'disconnected')`.execute(tx);
   return Number(result.numAffectedRows) > 0;
 }
+
+/** Unfinished outbox rows (pending, leased, parked) per number of the organization (partial index message_outbox_thread_unfinished_idx). */
+export async function countQueuedByNumber(db: Executor, orgId: string): Promise<Map<string, number>> {
+  const result = await sql<{ phone_number_ref: string; n: string }>`
+    SELECT phone_number_ref, count(*) AS n FROM message_outbox
+    WHERE org_id = ${orgId} AND state IN ('pending', 'leased', 'parked') GROUP BY phone_number_ref`.execute(db);
+  return new Map(result.rows.map((row) => [row.phone_number_ref, Number(row.n)]));
+}

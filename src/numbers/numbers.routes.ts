@@ -9,7 +9,7 @@ import { principalOf } from '../http/auth.js';
 import { parseInput } from '../http/validation.js';
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { listPhoneNumbers } from './numbers.repository.js';
+import { countQueuedByNumber, listPhoneNumbers } from './numbers.repository.js';
 import { connectPhoneNumber } from './numbers.service.js';
 
 const connectSchema = z.strictObject({
@@ -23,10 +23,12 @@ const connectSchema = z.strictObject({
 
 export async function numbersRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher }): Promise<void> {
   app.get('/v1/phone-numbers', async (request) => {
-    const rows = await listPhoneNumbers(options.db, principalOf(request).orgId);
+    const { orgId } = principalOf(request);
+    const [rows, queued] = await Promise.all([listPhoneNumbers(options.db, orgId), countQueuedByNumber(options.db, orgId)]);
     return {
       data: rows.map((row) => ({
         ...row,
+        queue_depth: queued.get(row.id) ?? 0,
         registered_at: row.registered_at?.toISOString() ?? null,
         created_at: row.created_at.toISOString(),
       })),

@@ -114,6 +114,8 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   return result.data;
 }
 const digits = (phone: string) => phone.replace(/\D/g, '');
+/** The bytes the simulator serves for any media id. */
+const simulatedMedia = (mediaId: string) => Buffer.from(`simulated WhatsApp media ${mediaId}\n`);
 const metaReply = (e: MetaErrorResponse): Reply => ({ statusCode: e.statusCode, body: e.body });
 
 /**
@@ -293,6 +295,20 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         const answer = handleSend(req.params.version, req.params.phone_number_id, req.headers.authorization, req.body);
         if (typeof answer.body === 'string') reply.type('text/plain');
         return reply.code(answer.statusCode).send(answer.body);
+      });
+      // Media [M-MEDIA]: any id resolves to a small text file served by the simulator itself.
+      app.get<{ Params: { version: string; media_id: string } }>('/:version/:media_id', async (req, reply) => {
+        if (!/^Bearer\s+\S+$/i.test(req.headers.authorization ?? '')) return reply.code(401).send(invalidAccessToken().body);
+        if (!/^\d+$/.test(req.params.media_id)) return reply.code(400).send(unknownObject(req.params.media_id).body);
+        const prefix = req.url.slice(0, req.url.indexOf(`/${req.params.version}/`));
+        return {
+          messaging_product: 'whatsapp', id: req.params.media_id, mime_type: 'text/plain', file_size: simulatedMedia(req.params.media_id).length,
+          sha256: 'simulated', url: `${req.protocol}://${req.headers.host}${prefix}/_simulator/media/${req.params.media_id}`,
+        };
+      });
+      app.get<{ Params: { media_id: string } }>('/_simulator/media/:media_id', async (req, reply) => {
+        if (!/^Bearer\s+\S+$/i.test(req.headers.authorization ?? '')) return reply.code(401).send(invalidAccessToken().body);
+        return reply.type('text/plain').send(simulatedMedia(req.params.media_id));
       });
       app.put<{ Params: { phone_number_id: string } }>('/_simulator/numbers/:phone_number_id', (req, reply) =>
         control(reply, () => (simulator.registerNumber(req.params.phone_number_id, req.body as NumberInput), { ok: true })));

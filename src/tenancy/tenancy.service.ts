@@ -13,12 +13,14 @@ import type { OperatorRole } from '../db/schema.js';
 import { AppError } from '../shared/errors.js';
 import * as repo from './tenancy.repository.js';
 
-/** Who is calling: resolved from an API key (or, later, an operator session). */
+/** Who is calling: resolved from an API key or an operator session (exactly one of the two ids is set). */
 export interface Principal {
   orgId: string;
   operatorId: string;
   role: OperatorRole;
-  apiKeyId: string;
+  apiKeyId: string | null;
+  /** Set when the caller is a browser session (cookie): writes then need the CSRF token. */
+  sessionId?: string | null;
 }
 
 const KEY_PATTERN = /^wah_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;

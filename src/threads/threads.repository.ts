@@ -81,7 +81,7 @@ export async function claimThreadOwnership(tx: Tx, orgId: string, threadId: stri
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function isCowriter(tx: Tx, orgId: string, threadId: string, operatorId: string): Promise<boolean> {
+export async function isCowriter(tx: Executor, orgId: string, threadId: string, operatorId: string): Promise<boolean> {
   const row = await tx
     .selectFrom('thread_collaborators')
     .select('operator_id')
@@ -111,6 +111,7 @@ const threadListColumns = [
   'contacts.e164',
   'contacts.wa_id',
   'contacts.profile_name',
+  'contacts.blocked_at',
   'phone_numbers.phone_number_id',
   'phone_numbers.display_phone_number',
 ] as const;
@@ -122,22 +123,64 @@ export interface KeysetPosition {
   id: string;
 }
 
-function threadListQuery(db: Executor, orgId: string) {
+/** Unread counts stop here: the inbox shows "99+". */
+export const UNREAD_COUNT_CAP = 100;
+
+/** The last message of a thread, for list previews. */
+export interface LastMessagePreview {
+  type: string;
+  direction: 'inbound' | 'outbound';
+  status: string;
+  content: Record<string, unknown>;
+}
+
+/**
+ * @param viewerId the operator reading the list: adds `unread_count` (their inbound messages
+ *   newer than their read marker, capped at UNREAD_COUNT_CAP)
+ */
+function threadListQuery(db: Executor, orgId: string, viewerId?: string) {
   return db
     .selectFrom('threads')
     .innerJoin('contacts', (join) => join.onRef('contacts.org_id', '=', 'threads.org_id').onRef('contacts.id', '=', 'threads.contact_id'))
     .innerJoin('phone_numbers', (join) =>
       join.onRef('phone_numbers.org_id', '=', 'threads.org_id').onRef('phone_numbers.id', '=', 'threads.phone_number_ref'),
     )
+    .leftJoin('operators as owner', (join) => join.onRef('owner.org_id', '=', 'threads.org_id').onRef('owner.id', '=', 'threads.owner_operator_id'))
     .select(threadListColumns)
+    .select(['owner.name as owner_name', 'owner.email as owner_email'])
     .select(sql<string>`to_char(threads.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_at'))
+    // Newest message of the thread (index messages_thread_created_at_idx), preview-sized.
+    .select(sql<LastMessagePreview | null>`(
+      SELECT jsonb_build_object('type', m.type, 'direction', m.direction, 'status', m.status,
+        'content', jsonb_strip_nulls(jsonb_build_object(
+          'body', left(coalesce(m.content->>'body', m.content->>'caption', m.content->>'text', m.content->>'name', m.content->>'emoji', m.content->>'title'), 200),
+          'filename', m.content->>'filename')))
+      FROM messages m WHERE m.org_id = threads.org_id AND m.thread_id = threads.id
+      ORDER BY m.created_at DESC, m.id DESC LIMIT 1)`.as('last_message'))
+    .select(sql<number>`(
+      SELECT count(*)::int FROM (
+        SELECT 1 FROM messages m
+        WHERE m.org_id = threads.org_id AND m.thread_id = threads.id AND m.direction = 'inbound'
+          AND m.created_at > coalesce((SELECT r.last_read_at FROM thread_reads r
+                                       WHERE r.org_id = threads.org_id AND r.thread_id = threads.id AND r.operator_id = ${viewerId ?? null}::uuid), '-infinity')
+        LIMIT ${UNREAD_COUNT_CAP}) unread)`.as('unread_count'))
     .where('threads.org_id', '=', orgId);
 }
 
 export type ThreadListRow = Awaited<ReturnType<typeof findThread>> & object;
 
-export async function findThread(db: Executor, orgId: string, threadId: string) {
-  return threadListQuery(db, orgId).where('threads.id', '=', threadId).executeTakeFirst();
+export async function findThread(db: Executor, orgId: string, threadId: string, viewerId?: string) {
+  return threadListQuery(db, orgId, viewerId).where('threads.id', '=', threadId).executeTakeFirst();
+}
+
+/** Inbox filters of the thread list; all optional. */
+export interface ThreadListFilter {
+  /** The viewer: unread counts, and `assignee: 'me'`. */
+  viewerId?: string;
+  assignee?: 'me' | 'unassigned' | 'all';
+  status?: 'open' | 'closed' | 'all';
+  /** Matches the customer's profile name (case-insensitive substring) or number (digits substring). */
+  search?: string;
 }
 
 /**
@@ -145,10 +188,22 @@ export async function findThread(db: Executor, orgId: string, threadId: string) 
  * (last_message_at, id) — index threads_org_id_last_message_at_idx — never OFFSET.
  * @param after the (last_message_at, id) of the last row of the previous page
  */
-export async function listThreads(db: Executor, orgId: string, limit: number, after?: KeysetPosition) {
-  let query = threadListQuery(db, orgId);
+export async function listThreads(db: Executor, orgId: string, limit: number, after?: KeysetPosition, filter: ThreadListFilter = {}) {
+  let query = threadListQuery(db, orgId, filter.viewerId);
   if (after) {
     query = query.where(sql<boolean>`(threads.last_message_at, threads.id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
+  }
+  if (filter.status && filter.status !== 'all') query = query.where('threads.status', '=', filter.status);
+  if (filter.assignee === 'unassigned') query = query.where('threads.owner_operator_id', 'is', null);
+  if (filter.assignee === 'me' && filter.viewerId) query = query.where('threads.owner_operator_id', '=', filter.viewerId);
+  const search = filter.search?.trim();
+  if (search) {
+    const digits = search.replace(/\D/g, '');
+    const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) => eb.or([
+      eb('contacts.profile_name', 'ilike', pattern),
+      ...(digits.length >= 3 ? [eb('contacts.e164', 'like', `%${digits}%`)] : []),
+    ]));
   }
   return query.orderBy('threads.last_message_at', 'desc').orderBy('threads.id', 'desc').limit(limit).execute();
 }

@@ -13,7 +13,14 @@ import { listThreadMessages } from '../messages/messages.repository.js';
 import { presentMessage } from '../messages/messages.presenter.js';
 import { notFound } from '../shared/errors.js';
 import { findThread, listThreads } from './threads.repository.js';
+import { threadDetail } from './thread-actions.service.js';
 import { openThread, presentThread } from './threads.service.js';
+
+const listQuerySchema = z.object({
+  assignee: z.enum(['me', 'unassigned', 'all']).default('all'),
+  status: z.enum(['open', 'closed', 'all']).default('all'),
+  q: z.string().max(100).optional(),
+});
 
 const createThreadSchema = z.strictObject({
   phone: z.string().min(1).max(32),
@@ -24,9 +31,10 @@ export async function threadsRoutes(app: FastifyInstance, options: { db: Db }): 
   const { db } = options;
 
   app.get('/v1/threads', async (request) => {
-    const { orgId } = principalOf(request);
+    const { orgId, operatorId } = principalOf(request);
+    const filter = parseInput(listQuerySchema, request.query ?? {}, 'query string');
     const page = parsePageQuery(request.query);
-    const rows = await listThreads(db, orgId, page.limit + 1, page.after);
+    const rows = await listThreads(db, orgId, page.limit + 1, page.after, { viewerId: operatorId, assignee: filter.assignee, status: filter.status, search: filter.q });
     return toPage(rows, page.limit, (row) => ({ at: row.cursor_at, id: row.id }), presentThread);
   });
 
@@ -37,12 +45,7 @@ export async function threadsRoutes(app: FastifyInstance, options: { db: Db }): 
     return reply.status(created ? 201 : 200).send(thread);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/threads/:id', async (request) => {
-    const { orgId } = principalOf(request);
-    const thread = await findThread(db, orgId, requireUuid(request.params.id, 'thread'));
-    if (!thread) throw notFound('thread');
-    return presentThread(thread);
-  });
+  app.get<{ Params: { id: string } }>('/v1/threads/:id', async (request) => threadDetail(db, principalOf(request), requireUuid(request.params.id, 'thread')));
 
   app.get<{ Params: { id: string } }>('/v1/threads/:id/messages', async (request) => {
     const { orgId } = principalOf(request);

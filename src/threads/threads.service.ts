@@ -8,7 +8,7 @@ import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js
 import { AppError } from '../shared/errors.js';
 import { toE164 } from '../shared/phone.js';
 import { CUSTOMER_SERVICE_WINDOW_MS } from '../outbound/outbound.service.js';
-import { findThread, type ThreadListRow, upsertThread } from './threads.repository.js';
+import { findThread, type LastMessagePreview, type ThreadListRow, upsertThread } from './threads.repository.js';
 import { recordContactCreated, recordConversationStarted } from '../events/event-writer.js';
 
 export interface ThreadJson {
@@ -27,6 +27,14 @@ export interface ThreadJson {
   /** End of the 24-hour customer service window, or null when it is closed. */
   customer_service_window_expires_at: string | null;
   created_at: string;
+  /** The owner's name and email (null when unassigned). */
+  owner: { id: string; name: string | null; email: string | null } | null;
+  /** When the contact was blocked, or null. */
+  contact_blocked_at: string | null;
+  /** The newest message, preview-sized (`content.body` ≤ 200 characters), or null. */
+  last_message: LastMessagePreview | null;
+  /** Inbound messages the caller has not read (capped at 100). */
+  unread_count: number;
 }
 
 export function presentThread(row: ThreadListRow): ThreadJson {
@@ -45,6 +53,10 @@ export function presentThread(row: ThreadListRow): ThreadJson {
     last_message_at: row.last_message_at.toISOString(),
     customer_service_window_expires_at: windowEnd && windowEnd > Date.now() ? new Date(windowEnd).toISOString() : null,
     created_at: row.created_at.toISOString(),
+    owner: row.owner_operator_id ? { id: row.owner_operator_id, name: row.owner_name, email: row.owner_email } : null,
+    contact_blocked_at: row.blocked_at?.toISOString() ?? null,
+    last_message: row.last_message,
+    unread_count: row.unread_count,
   };
 }
 

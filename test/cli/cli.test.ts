@@ -49,6 +49,33 @@ describe('wahub CLI', () => {
     expect(await t.db.selectFrom('api_keys').select('id').where('org_id', '=', String(org.id)).execute()).toHaveLength(2);
   });
 
+  it('sets and resets a web inbox password with --password-stdin and refuses a short one before creating anything', async () => {
+    const org = await wahub('org', 'create', '--name', 'Password org');
+    const create = (email: string, password: string) => new Promise<{ code: number; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, [BIN, 'operator', 'create', '--org', String(org.id), '--email', email, '--role', 'agent', '--password-stdin', '--json'],
+        { env: env() }, (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }));
+      child.stdin!.end(`${password}\n`);
+    });
+    const ok = await create('pw@example.test', 'a long enough password');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ password_set: true });
+    const row = await t.db.selectFrom('operators').select('password_hash').where('email', '=', 'pw@example.test').executeTakeFirstOrThrow();
+    expect(row.password_hash).toMatch(/^scrypt\$/);
+    const reset = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      const id = String(JSON.parse(ok.stdout).id);
+      const child = execFile(process.execPath, [BIN, 'operator', 'set-password', '--org', String(org.id), '--operator', id, '--password-stdin', '--json'],
+        { env: env() }, (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }));
+      child.stdin!.end('another long password\n');
+    });
+    expect(reset.code).toBe(0);
+    const after = await t.db.selectFrom('operators').select('password_hash').where('email', '=', 'pw@example.test').executeTakeFirstOrThrow();
+    expect(after.password_hash).not.toBe(row.password_hash);
+    const short = await create('short@example.test', 'short');
+    expect(short.code).toBe(1);
+    expect(JSON.parse(short.stdout).error.code).toBe('validation_failed');
+    expect(await t.db.selectFrom('operators').select('id').where('email', '=', 'short@example.test').execute()).toEqual([]);
+  }, 90_000);
+
   it('reports migration status as JSON', async () => {
     const status = await wahub('migrate', 'status');
     const migrations = status.migrations as Array<{ name: string; executedAt: string | null }>;

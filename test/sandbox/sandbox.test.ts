@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CUSTOMERS } from '../../src/sandbox/seed.js';
 import { connectTwilioNumber } from '../../src/numbers/numbers.service.js';
 import { type Hub, startHub } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -39,6 +40,13 @@ describe('sandbox mode (wahub serve without Meta credentials)', () => {
 
   it('seeds a demo organization, number and API key, and keeps them across restarts', async () => {
     expect(hub.demo?.api_key).toMatch(/^wah_/);
+    expect(hub.demo?.operator_password).toMatch(/^demo-/);
+    const login = await request(`${hub.url}/v1/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: hub.demo!.operator_email, password: hub.demo!.operator_password }),
+    });
+    expect(login.statusCode).toBe(201);
+    await login.body.dump();
     const saved = JSON.parse(await readFile(path.join(dataDir, 'sandbox-demo.json'), 'utf8'));
     expect(saved.api_key).toBe(hub.demo?.api_key);
     const numbers = await t.db.selectFrom('phone_numbers').select(['phone_number_id', 'org_id']).execute();
@@ -52,11 +60,13 @@ describe('sandbox mode (wahub serve without Meta credentials)', () => {
       body: JSON.stringify({ phone_number_id: '200000000000001', from: '14155550123', profile_name: 'Maya', text: 'Hi!' }),
     });
     expect(((await injected.body.json()) as { status: number }).status).toBe(200);
-    const threads = (await (await request(`${hub.url}/v1/threads`, { headers: auth })).body.json()) as { data: Array<{ id: string; profile_name: string }> };
-    expect(threads.data).toHaveLength(1);
-    expect(threads.data[0]!.profile_name).toBe('Maya');
+    const threads = (await (await request(`${hub.url}/v1/threads`, { headers: auth })).body.json()) as { data: Array<{ id: string; profile_name: string; e164: string }> };
+    // The three demo customers of a fresh sandbox; Maya is one of them and just wrote again.
+    expect(threads.data).toHaveLength(DEMO_CUSTOMERS.length);
+    const maya = threads.data.find((thread) => thread.e164 === '+14155550123')!;
+    expect(maya.profile_name).toBe('Maya');
     const sent = await request(`${hub.url}/v1/messages`, {
-      method: 'POST', headers: auth, body: JSON.stringify({ thread_id: threads.data[0]!.id, type: 'text', text: { body: 'Hello Maya' } }),
+      method: 'POST', headers: auth, body: JSON.stringify({ thread_id: maya.id, type: 'text', text: { body: 'Hello Maya' } }),
     });
     expect(sent.statusCode).toBe(202);
     const { id } = (await sent.body.json()) as { id: string };

@@ -82,6 +82,16 @@ export class GraphApiClient {
     });
   }
 
+  /** The Graph API base URL this client calls (Meta's, or the simulator's). */
+  get baseUrl(): string {
+    return this.options.baseUrl;
+  }
+
+  /** The per-call timeout, ms. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
   /**
    * Sends one message (or mark-as-read) body as built by buildMetaSendRequest.
    * @returns the wamid (null for mark-as-read), or a classified error; never throws for HTTP or network failures

@@ -1,0 +1,57 @@
+/**
+ * `GET /v1/stream`: the organization's domain events as Server-Sent Events (`text/event-stream`).
+ * Each frame is `id: <stream_position>`, `event: <event_type>`, `data: <json>`; a client resumes
+ * with `Last-Event-ID` (browsers send it on reconnect) or `?last_event_id=`. Without either it
+ * starts at the newest event (only what happens from now on).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/database.js';
+import { principalOf } from '../http/auth.js';
+import { AppError } from '../shared/errors.js';
+import type { EventStreamHub } from './stream.hub.js';
+import { latestStreamPosition } from './stream.repository.js';
+
+const POSITION = /^\d{1,18}$/;
+
+function requestedCursor(header: unknown, query: unknown): string | undefined {
+  const fromQuery = (query as { last_event_id?: unknown } | undefined)?.last_event_id;
+  const value = typeof header === 'string' && header !== '' ? header : fromQuery;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !POSITION.test(value)) {
+    throw new AppError('validation_failed', 'Last-Event-ID must be a stream position (digits) from this stream');
+  }
+  return value;
+}
+
+export async function streamRoutes(app: FastifyInstance, options: { db: Db; hub: EventStreamHub }): Promise<void> {
+  const open = new Set<() => void>();
+  // SSE responses never finish on their own: end them before the server waits for connections.
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
+
+  app.get('/v1/stream', async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const cursor = requestedCursor(request.headers['last-event-id'], request.query) ?? (await latestStreamPosition(options.db, orgId));
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': request.id,
+    });
+    raw.write(`retry: 3000\n: stream from ${cursor}\n\n`);
+    const unsubscribe = options.hub.subscribe(orgId, cursor, (chunk) => {
+      if (!raw.destroyed) raw.write(chunk);
+    });
+    const end = () => {
+      unsubscribe();
+      open.delete(end);
+      if (!raw.destroyed) raw.end();
+    };
+    open.add(end);
+    raw.on('close', end);
+  });
+}
