@@ -113,6 +113,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
         loops: dispatcher ? [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)] : [],
         isShuttingDown: () => shuttingDown,
+        rateLimit: { perMinute: config.rateLimitPerMinute },
       });
       await app.listen({ port, host: config.host });
       // PORT=0 picks a free port: report the one the server really got.

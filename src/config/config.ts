@@ -84,6 +84,8 @@ const envSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: positiveInt(8),
   /** First retry delay, ms (doubles each attempt, with jitter). Default 1000. */
   OUTBOX_RETRY_BASE_MS: positiveInt(1_000),
+  /** `/v1` requests per minute per API key (per client IP without a valid key), per process; 0 disables. Default 6000. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
   /** Simulator status webhook delays in sandbox mode, ms: "sent,delivered,read". Default "500,1500,3000". */
   SANDBOX_STATUS_DELAYS_MS: z
     .string()
@@ -120,6 +122,8 @@ export interface Config {
   /** Empty in sandbox mode until generated. */
   tokenKeys: TokenKey[];
   natsUrl: string | undefined;
+  /** `/v1` requests per minute per API key; 0 = no limit. */
+  rateLimitPerMinute: number;
   outbox: {
     leaseTtlMs: number;
     leaseRefreshMs: number;
@@ -179,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     tokenKeys: values.TOKEN_ENCRYPTION_KEYS ?? [],
     natsUrl: values.NATS_URL,
+    rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
     outbox: {
       leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
       leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS,

@@ -3,7 +3,7 @@
  * through `app.inject()` or by listening on port 0.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
@@ -17,7 +17,9 @@ import type { TokenCipher } from '../shared/token-cipher.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { threadsRoutes } from '../threads/threads.routes.js';
 import { requireApiKey } from './auth.js';
-import { registerErrorHandler } from './errors.js';
+import { registerErrorHandler, toErrorResponse } from './errors.js';
+import { rejectUnstorableInput } from './validation.js';
+import { createRateLimitHook, DEFAULT_RATE_LIMIT_PER_MINUTE, type RateLimitOptions } from './rate-limit.js';
 
 export interface AppOptions {
   db: Db;
@@ -35,6 +37,8 @@ export interface AppOptions {
   isShuttingDown?: () => boolean;
   /** Wakes an in-process dispatcher after a message is queued. */
   onMessageQueued?: () => void;
+  /** `/v1` requests per minute per API key (per IP without a valid key); 0 disables. Default 6000. */
+  rateLimit?: RateLimitOptions;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -48,6 +52,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: (request) => requestId(request.headers['x-request-id']),
     logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
     bodyLimit: 1024 * 1024,
+    // Errors of the router itself (bad percent-encoding, over-long path ids) keep wahub's error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = toErrorResponse(error);
+      void (reply as FastifyReply).status(status).send(body);
+    },
   });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
@@ -58,7 +67,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
   await app.register(async (api) => {
-    requireApiKey(api, options.db);
+    requireApiKey(api, options.db, await createRateLimitHook(api, options.rateLimit ?? { perMinute: DEFAULT_RATE_LIMIT_PER_MINUTE }));
+    rejectUnstorableInput(api);
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });

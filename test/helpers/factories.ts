@@ -8,6 +8,7 @@ import pino from 'pino';
 import type { Db } from '../../src/db/database.js';
 import type { OperatorRole } from '../../src/db/schema.js';
 import { buildApp } from '../../src/http/app.js';
+import type { RateLimitOptions } from '../../src/http/rate-limit.js';
 import { connectPhoneNumber } from '../../src/numbers/numbers.service.js';
 import { signMetaPayload } from '../../src/providers/meta/signature.js';
 import type { GraphApiClient } from '../../src/providers/meta/graph.client.js';
@@ -72,7 +73,7 @@ export const TEST_APP_ID = 'test-app';
 /** The HTTP app on a test database (no dispatcher: tests drive it explicitly). Pass `graph` for Embedded Signup. */
 export async function createTestApp(
   db: Db,
-  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient } = {},
+  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient; rateLimit?: RateLimitOptions } = {},
 ): Promise<FastifyInstance> {
   return buildApp({
     db,
@@ -82,6 +83,7 @@ export async function createTestApp(
     meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN, appId: TEST_APP_ID, embeddedSignupConfigId: 'test-config' },
     simulator: options.simulator,
     onMessageQueued: options.onMessageQueued,
+    rateLimit: options.rateLimit,
   });
 }
 
