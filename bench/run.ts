@@ -5,6 +5,7 @@
 const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   inbound: () => import('./inbound.js'),
   outbound: () => import('./outbound.js'),
+  reads: () => import('./reads.js'),
 };
 
 const [name = 'inbound', ...args] = process.argv.slice(2);
