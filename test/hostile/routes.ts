@@ -36,7 +36,7 @@ export interface Tenant {
 
 /** A's request naming B's resources, and what it must answer. */
 export type IsolationCase =
-  | { what: string; request: ProbeRequest; status: number; code: string; why?: string }
+  | { what: string; request: ProbeRequest; status: number; /** Error code, for statuses ≥ 400. */ code?: string; why?: string }
   | { what: string; request: ProbeRequest; excludes: string[] };
 
 export interface RouteProbe {
@@ -112,7 +112,7 @@ export const PROBES: Record<string, RouteProbe> = {
   'POST /v1/whatsapp/signup/start': {
     base: () => ({ method: 'POST', url: '/v1/whatsapp/signup/start', status: 201 }),
     isolation: () => [{
-      what: 'a new state', request: { method: 'POST', url: '/v1/whatsapp/signup/start' }, status: 201, code: '',
+      what: 'a new state', request: { method: 'POST', url: '/v1/whatsapp/signup/start' }, status: 201,
       why: 'takes no id: the state it makes is bound to the caller\'s organization (signup/complete checks that)',
     }],
   },
