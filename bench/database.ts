@@ -21,7 +21,8 @@ export interface BenchDatabase {
   close(): Promise<void>;
 }
 
-export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase> {
+/** @param prefix name of the database, `<prefix>_<random>` (created here, dropped by close) */
+export async function openBenchDatabase(poolSize: number, prefix = 'wahub_bench'): Promise<BenchDatabase> {
   let base = process.env.DATABASE_URL;
   let cleanup = async () => undefined as void;
   let source = 'DATABASE_URL';
@@ -37,7 +38,7 @@ export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase
     };
   }
   const server = base;
-  const name = `wahub_bench_${randomBytes(4).toString('hex')}`;
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

@@ -3,8 +3,10 @@
  * comparison it names. Benchmarks use `DATABASE_URL` when set, otherwise embedded PostgreSQL.
  */
 const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  growth: () => import('./growth.js'),
   inbound: () => import('./inbound.js'),
   outbound: () => import('./outbound.js'),
+  reads: () => import('./reads.js'),
 };
 
 const [name = 'inbound', ...args] = process.argv.slice(2);

@@ -238,6 +238,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         publicBaseUrl: config.publicBaseUrl,
         twilioSimulator,
         isShuttingDown: () => shuttingDown,
+        rateLimit: { perMinute: config.rateLimitPerMinute },
       });
       await app.listen({ port, host: config.host });
       // PORT=0 picks a free port: report the one the server really got.

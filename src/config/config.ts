@@ -126,6 +126,8 @@ const envSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: positiveInt(8),
   /** First retry delay, ms (doubles each attempt, with jitter). Default 1000. */
   OUTBOX_RETRY_BASE_MS: positiveInt(1_000),
+  /** `/v1` requests per minute per API key (per client IP without a valid key), per process; 0 disables. Default 6000. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
   /** Simulator status webhook delays in sandbox mode, ms: "sent,delivered,read". Default "500,1500,3000". */
   SANDBOX_STATUS_DELAYS_MS: z
     .string()
@@ -182,6 +184,8 @@ export interface Config {
   };
   maintenance: { intervalMs: number; inactiveDays: number | undefined };
   otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
+  /** `/v1` requests per minute per API key; 0 = no limit. */
+  rateLimitPerMinute: number;
   outbox: {
     leaseTtlMs: number;
     leaseRefreshMs: number;
@@ -263,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       templateName: values.OTP_TEMPLATE_NAME,
       templateLanguage: values.OTP_TEMPLATE_LANGUAGE,
     },
+    rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
     outbox: {
       leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
       leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS,

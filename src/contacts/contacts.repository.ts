@@ -26,14 +26,19 @@ export interface UpsertedContact {
 }
 
 async function updateExisting(tx: Tx, input: UpsertContactInput): Promise<UpsertedContact | undefined> {
+  // A late redelivery of an older message must not bring back an older profile name.
+  const profileName = sql`CASE WHEN ${input.activeAt}::timestamptz < last_active_at THEN profile_name
+                               ELSE coalesce(${input.profileName}, profile_name) END`;
+  const waId = sql`coalesce(${input.waId}, wa_id)`;
+  const lastActiveAt = sql`greatest(last_active_at, ${input.activeAt}::timestamptz)`;
   const row = await sql<{ id: string; client_id: string; blocked: boolean }>`
     UPDATE contacts SET
-      -- A late redelivery of an older message must not bring back an older profile name.
-      profile_name = CASE WHEN ${input.activeAt}::timestamptz < last_active_at THEN profile_name
-                          ELSE coalesce(${input.profileName}, profile_name) END,
-      wa_id = coalesce(${input.waId}, wa_id),
-      last_active_at = greatest(last_active_at, ${input.activeAt}::timestamptz),
-      updated_at = now()
+      profile_name = ${profileName},
+      wa_id = ${waId},
+      last_active_at = ${lastActiveAt},
+      -- A replayed webhook changes nothing, updated_at included.
+      updated_at = CASE WHEN (${profileName}, ${waId}, ${lastActiveAt}) IS DISTINCT FROM (profile_name, wa_id, last_active_at)
+                        THEN now() ELSE updated_at END
     WHERE org_id = ${input.orgId} AND e164 = ${input.e164}
     RETURNING id, client_id, blocked_at IS NOT NULL AS blocked`.execute(tx);
   const found = row.rows[0];

@@ -3,7 +3,7 @@
  * through `app.inject()` or by listening on port 0.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
@@ -30,8 +30,10 @@ import { endUsersRoutes } from '../endusers/endusers.routes.js';
 import { clientsRoutes } from '../clients/clients.routes.js';
 import type { OtpSettings } from '../endusers/otp.service.js';
 import { requireApiKey } from './auth.js';
-import { registerErrorHandler } from './errors.js';
+import { registerErrorHandler, toErrorResponse } from './errors.js';
 import { registerWebUi } from './web-ui.js';
+import { rejectUnstorableInput } from './validation.js';
+import { createRateLimitHook, DEFAULT_RATE_LIMIT_PER_MINUTE, LOGIN_RATE_LIMIT_PER_MINUTE, type RateLimitOptions } from './rate-limit.js';
 
 export interface AppOptions {
   db: Db;
@@ -64,6 +66,8 @@ export interface AppOptions {
    * first key (HKDF, label "wahub otp code hash v1"), template `verification_code` / `en_US`.
    */
   otp?: OtpSettings;
+  /** `/v1` requests per minute per API key (per IP without a valid key); 0 disables. Default 6000. */
+  rateLimit?: RateLimitOptions;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -80,6 +84,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: (request) => requestId(request.headers['x-request-id']),
     logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
     bodyLimit: 1024 * 1024,
+    // Errors of the router itself (bad percent-encoding, over-long path ids) keep wahub's error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = toErrorResponse(error);
+      void (reply as FastifyReply).status(status).send(body);
+    },
   });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
@@ -91,10 +100,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
   const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
   app.addHook('onClose', async () => events.close());
-  await app.register(loginRoutes, { db: options.db });
+  // Login is the one unauthenticated /v1 write: a much lower limit per IP stops password guessing.
+  await app.register(async (scope) => {
+    const perMinute = options.rateLimit?.perMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
+    const limit = await createRateLimitHook(scope, { perMinute: perMinute === 0 ? 0 : Math.min(perMinute, LOGIN_RATE_LIMIT_PER_MINUTE) });
+    if (limit) scope.addHook('onRequest', limit);
+    rejectUnstorableInput(scope);
+    await scope.register(loginRoutes, { db: options.db });
+  });
   await app.register(twilioRoutes, { db: options.db, cipher: options.cipher, publicBaseUrl: options.publicBaseUrl });
   await app.register(async (api) => {
-    requireApiKey(api, options.db);
+    requireApiKey(api, options.db, await createRateLimitHook(api, options.rateLimit ?? { perMinute: DEFAULT_RATE_LIMIT_PER_MINUTE }));
+    rejectUnstorableInput(api);
     await api.register(sessionRoutes, { db: options.db, sandbox: options.simulator !== undefined });
     await api.register(threadActionsRoutes, { db: options.db });
     await api.register(quickRepliesRoutes, { db: options.db });

@@ -18,6 +18,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
   FST_ERR_VALIDATION: 'validation_failed',
+  // Router errors (frameworkErrors in app.ts): a malformed URL, or a path id longer than any id.
+  FST_ERR_BAD_URL: 'validation_failed',
+  FST_ERR_MAX_PARAM_LENGTH: 'not_found',
 };
 
 /** Maps any thrown value to the status and body wahub answers with. */

@@ -13,8 +13,17 @@ const querySchema = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+/**
+ * A real instant: the pattern alone let `2026-13-45T99:99:99…` or year 0000 through to a
+ * `::timestamptz` cast that PostgreSQL refused (500). The date part must survive a round trip.
+ */
+function isRealInstant(at: string): boolean {
+  const date = new Date(`${at.slice(0, 23)}Z`);
+  return !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1 && date.toISOString().slice(0, 19) === at.slice(0, 19);
+}
+
 const positionSchema = z.object({
-  at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/),
+  at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/).refine(isRealInstant),
   id: z.uuid(),
 });
 

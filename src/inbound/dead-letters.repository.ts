@@ -22,9 +22,20 @@ export interface DeadLetterInput {
   correlationId: string | null;
 }
 
-export async function insertDeadLetter(db: Db | Tx, input: DeadLetterInput): Promise<void> {
-  // toJsonb: jsonb refuses NUL, even in a key, and a dead letter must always be storable.
-  const payloadJson = input.payload === null || input.payload === undefined ? null : toJsonb(input.payload);
+/** Text columns refuse NUL; ids and details of a dead letter come from untrusted payloads. */
+function storable(text: string | null): string | null {
+  return text === null ? null : text.replaceAll('\u0000', '\uFFFD');
+}
+
+export async function insertDeadLetter(db: Db | Tx, untrusted: DeadLetterInput): Promise<void> {
+  const input = {
+    ...untrusted, detail: storable(untrusted.detail)!, wabaId: storable(untrusted.wabaId), phoneNumberId: storable(untrusted.phoneNumberId),
+    field: storable(untrusted.field), rawBody: storable(untrusted.rawBody),
+  };
+  // toJsonb: jsonb refuses NUL, even in a key, and a dead letter must always be storable. JSON null
+  // is a payload too (a signed body `null`, an element `messages: [null]`): stored as jsonb null
+  // unless raw text stands in for it (without this, such a webhook failed with 500 on every retry).
+  const payloadJson = (input.payload === null || input.payload === undefined) && input.rawBody !== null ? null : toJsonb(input.payload);
   // The key names where the item came from (WABA, number, field) as well as what it says: a field
   // event's value alone (e.g. account_update {"event":"MM_LITE_TERMS_SIGNED"}) is the same for
   // every WABA, and keyed on the value only, the second WABA's event was dropped as a "duplicate".

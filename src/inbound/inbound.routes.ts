@@ -14,6 +14,7 @@ import { META_SIGNATURE_HEADER, verifyMetaSignature } from '../providers/meta/si
 import { parseMetaWebhook } from '../providers/meta/webhook.parser.js';
 import { metrics } from '../ops/metrics.js';
 import { AppError } from '../shared/errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
 import { ingestWebhookItems } from './inbound.service.js';
 import { recordIngest } from './ingest.metrics.js';
@@ -38,8 +39,12 @@ export interface InboundRoutesOptions {
  * on every redelivery. NUL in string values becomes U+FFFD; bodies without it take the fast path.
  */
 function parseWebhookJson(text: string): unknown {
-  if (!text.includes('\\u0000')) return JSON.parse(text);
-  return JSON.parse(text, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value));
+  const body: unknown = text.includes('\\u0000')
+    ? JSON.parse(text, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value))
+    : JSON.parse(text);
+  // Thousands of levels pass JSON.parse but overflow JSON.stringify and jsonb: kept as raw text instead.
+  if (exceedsJsonDepth(body)) throw new SyntaxError(`signed webhook body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return body;
 }
 
 function sameString(a: string, b: string): boolean {
@@ -76,9 +81,10 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
     const text = raw.toString('utf8');
     try {
       body = parseWebhookJson(text);
-    } catch {
+    } catch (error) {
+      const detail = error instanceof SyntaxError && error.message.includes('nests deeper') ? error.message : 'signed webhook body is not JSON';
       await insertDeadLetter(options.db, {
-        orgId: null, provider: 'meta', reason: 'invalid_json', detail: 'signed webhook body is not JSON',
+        orgId: null, provider: 'meta', reason: 'invalid_json', detail,
         // A text column refuses NUL bytes too (see parseWebhookJson).
         wabaId: null, phoneNumberId: null, field: null, payload: null, rawBody: text.replaceAll('\u0000', '\uFFFD'), correlationId: request.id,
       });

@@ -11,6 +11,15 @@ describe('toJsonb', () => {
     expect(JSON.parse(toJsonb(value))).toEqual(value);
   });
 
+  it('replaces lone surrogates, which jsonb refuses, with U+FFFD and keeps surrogate pairs', () => {
+    expect(JSON.parse(toJsonb({ body: 'a\ud800b\udfffc', 'k\udc00': 1, pair: '🙂' }))).toEqual({ body: 'a\ufffdb\ufffdc', 'k\ufffd': 1, pair: '🙂' });
+  });
+
+  it('keeps a literal backslash-ud800 text untouched', () => {
+    const value = { body: 'x\\ud800' };
+    expect(JSON.parse(toJsonb(value))).toEqual(value);
+  });
+
   it('serialises undefined as null', () => {
     expect(toJsonb(undefined)).toBe('null');
   });

@@ -8,6 +8,7 @@ import pino from 'pino';
 import type { Db } from '../../src/db/database.js';
 import type { OperatorRole } from '../../src/db/schema.js';
 import { buildApp } from '../../src/http/app.js';
+import type { RateLimitOptions } from '../../src/http/rate-limit.js';
 import { connectPhoneNumber } from '../../src/numbers/numbers.service.js';
 import { signMetaPayload } from '../../src/providers/meta/signature.js';
 import type { GraphApiClient } from '../../src/providers/meta/graph.client.js';
@@ -72,7 +73,7 @@ export const TEST_APP_ID = 'test-app';
 /** The HTTP app on a test database (no dispatcher: tests drive it explicitly). Pass `graph` for Embedded Signup. */
 export async function createTestApp(
   db: Db,
-  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient; publicBaseUrl?: string } = {},
+  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient; publicBaseUrl?: string; rateLimit?: RateLimitOptions } = {},
 ): Promise<FastifyInstance> {
   return buildApp({
     db,
@@ -83,6 +84,7 @@ export async function createTestApp(
     simulator: options.simulator,
     onMessageQueued: options.onMessageQueued,
     publicBaseUrl: options.publicBaseUrl,
+    rateLimit: options.rateLimit,
   });
 }
 
