@@ -66,7 +66,7 @@ export async function eventSubscriptionsRoutes(app: FastifyInstance, options: { 
 
   app.post<{ Params: { id: string; deliveryId: string } }>('/v1/event-subscriptions/:id/deliveries/:deliveryId/retry', async (request, reply) => {
     const { orgId } = adminOf(request);
-    if (!/^[1-9][0-9]{0,18}$/.test(request.params.deliveryId)) throw notFound('dead-lettered delivery');
+    if (!service.isDeliveryId(request.params.deliveryId)) throw notFound('dead-lettered delivery');
     await service.redriveSubscriptionDelivery(db, orgId, requireUuid(request.params.id, 'event subscription'), request.params.deliveryId);
     return reply.status(202).send({ id: request.params.deliveryId, state: 'pending' });
   });

@@ -59,6 +59,14 @@ export async function removeSubscription(db: Db, orgId: string, id: string): Pro
 }
 
 /**
+ * True for a delivery id (a positive bigint): 1 to 19 digits, at most 2^63 − 1. A larger number
+ * would reach PostgreSQL and fail there (out of range for bigint → 500) instead of being refused.
+ */
+export function isDeliveryId(value: string): boolean {
+  return /^[1-9][0-9]{0,18}$/.test(value) && BigInt(value) <= 9_223_372_036_854_775_807n;
+}
+
+/**
  * A page of a subscription's deliveries (newest first; `cursor` is the last id of the previous page).
  * @throws AppError not_found, invalid_cursor
  */
@@ -67,7 +75,7 @@ export async function listSubscriptionDeliveries(
   input: { orgId: string; subscriptionId: string; state?: EventDeliveryState; limit: number; cursor?: string },
 ) {
   await getSubscription(db, input.orgId, input.subscriptionId);
-  if (input.cursor !== undefined && !/^[1-9][0-9]{0,18}$/.test(input.cursor)) throw new AppError('invalid_cursor', 'cursor is malformed; use next_cursor from the previous page');
+  if (input.cursor !== undefined && !isDeliveryId(input.cursor)) throw new AppError('invalid_cursor', 'cursor is malformed; use next_cursor from the previous page');
   const rows = await repo.listDeliveries(db, { ...input, limit: input.limit + 1, beforeId: input.cursor });
   const page = rows.slice(0, input.limit);
   return {

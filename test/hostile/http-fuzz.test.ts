@@ -4,15 +4,16 @@
  * oversized or nested absurdly deep, and random mutations of a valid body (wrong types, SQL and
  * script payloads, NUL, lone surrogates, huge strings). Every answer is < 500, every 4xx carries
  * the error shape with a known code, and a refused request writes nothing (no partial write).
+ * Probes may add refusals the generic fuzzing cannot make (e.g. hostile `Last-Event-ID` headers).
  */
 import fc from 'fast-check';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestOperator } from '../helpers/factories.js';
 import { hostileJson, hostileString, mutate, mutationsOf, pathsOf } from './arbitraries.js';
 import {
-  createProbedApp, createTenant, expectErrorShape, fingerprint, HOSTILE_IDS, probedV1Routes, send, type ProbeRequest, type RouteProbe, type Tenant,
+  createProbedApp, createTenant, expectErrorShape, fingerprint, HOSTILE_IDS, probedV1Routes, send, type ProbeRequest, type ProbeResponse, type RouteProbe, type Tenant,
 } from './routes.js';
 
 let t: TestDatabase;
@@ -44,7 +45,7 @@ afterAll(async () => {
  * Sends `request` with the tenant's key (or `apiKey`) and checks the invariants: never 5xx; a 4xx
  * has the error shape and wrote nothing. @returns the response for further checks
  */
-async function probe(what: string, request: ProbeRequest, apiKey: string | null = tenant.org.apiKey): Promise<LightMyRequestResponse> {
+async function probe(what: string, request: ProbeRequest, apiKey: string | null = tenant.org.apiKey): Promise<ProbeResponse> {
   const before = await fingerprint(t.db);
   const response = await send(app, apiKey, request);
   expect(response.statusCode, `${what}: ${response.body.slice(0, 300)}`).toBeLessThan(500);
@@ -55,6 +56,9 @@ async function probe(what: string, request: ProbeRequest, apiKey: string | null 
   return response;
 }
 
+/** Routes that read a JSON body. */
+const withBody = (route: string) => /^(POST|PUT|PATCH) /.test(route);
+
 /** `url` with its n-th path segment replaced. */
 function withSegment(url: string, index: number, value: string): string {
   const segments = url.split('/');
@@ -62,7 +66,9 @@ function withSegment(url: string, index: number, value: string): string {
   return segments.join('/');
 }
 
-describe('/v1 routes under hostile input', () => {
+// Each test sweeps every /v1 route (and the login probes hash passwords): the time grows with the
+// route count, so the limit is per sweep rather than vitest's per-test default.
+describe('/v1 routes under hostile input', { timeout: 120_000 }, () => {
   it('has a probe for every /v1 route, and each probe\'s well-formed request answers as declared', async () => {
     expect(routes.length).toBeGreaterThan(0);
     for (const [route, definition] of routes) {
@@ -85,7 +91,8 @@ describe('/v1 routes under hostile input', () => {
       ['disabled operator', ''],
     ];
     for (const [route, definition] of routes) {
-      const { status: _status, ...request } = definition.base(tenant);
+      // The public login route reads no key: a request its own check refuses stays refused whatever key comes with it.
+      const { status: _status, ...request } = definition.unauthenticated ? { ...definition.unauthenticated.refused(tenant), status: 401 } : definition.base(tenant);
       for (const [what, key, headers] of keys) {
         const apiKey = what === 'revoked key' ? revokedKey : what === 'disabled operator' ? disabledKey : key;
         const response = await probe(`${route} with ${what}`, { ...request, headers }, apiKey);
@@ -97,16 +104,40 @@ describe('/v1 routes under hostile input', () => {
 
   it('answers 4xx to hostile path ids (malformed, injected, oversized, unknown), 404 to well-formed unknown ones', async () => {
     for (const [route, definition] of routes) {
-      const { status: _status, ...request } = definition.base(tenant);
-      const params = route.split(' ')[1]!.split('/').flatMap((segment, index) => (segment.startsWith(':') ? [index] : []));
+      const { status, ...request } = definition.base(tenant);
+      const segments = route.split(' ')[1]!.split('/');
+      const params = segments.flatMap((segment, index) => (segment.startsWith(':') ? [index] : []));
       for (const index of params) {
+        const idempotent = definition.idempotentParams?.[segments[index]!.slice(1)];
         for (const id of HOSTILE_IDS) {
-          const response = await probe(`${route} with id ${id.slice(0, 40)}`, { ...request, url: withSegment(request.url, index, id) });
-          expect(response.statusCode, `${route} with id ${id.slice(0, 40)}`).toBeGreaterThanOrEqual(400);
-          if (/^[0-9a-f-]{36}$/i.test(id)) expect(response.statusCode).toBe(404);
+          const what = `${route} with id ${id.slice(0, 40)}`;
+          const before = await fingerprint(t.db);
+          const response = await probe(what, { ...request, url: withSegment(request.url, index, id) });
+          const wellFormed = /^[0-9a-f-]{36}$/i.test(id);
+          if (idempotent && wellFormed && response.statusCode < 400) {
+            // Removing what is not there (definition.idempotentParams says why): the base answer, and nothing written.
+            expect(response.statusCode, what).toBe(status);
+            expect(await fingerprint(t.db), `${what} wrote something`).toEqual(before);
+            continue;
+          }
+          expect(response.statusCode, what).toBeGreaterThanOrEqual(400);
+          if (wellFormed) expect(response.statusCode, what).toBe(404);
         }
       }
     }
+  });
+
+  it('refuses each probe\'s own hostile requests as declared (Last-Event-ID, limits, ids of a known format), and they end', async () => {
+    let count = 0;
+    for (const [route, definition] of routes) {
+      for (const { what, status, code, ...request } of definition.refusals?.(tenant) ?? []) {
+        const response = await probe(`${route} ${what}`, request);
+        expect(response.statusCode, `${route} ${what}: ${response.body.slice(0, 200)}`).toBe(status);
+        expect(response.json().error.code, `${route} ${what}`).toBe(code);
+        count++;
+      }
+    }
+    expect(count).toBeGreaterThan(0);
   });
 
   it('answers 400 to bad cursors and limits on paginated lists', async () => {
@@ -151,13 +182,15 @@ describe('/v1 routes under hostile input', () => {
       ['over 1 MB', JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }), json, 413],
       ['nested 100,000 deep', `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, json],
     ];
-    for (const [route, definition] of routes.filter(([r]) => r.startsWith('POST '))) {
+    for (const [route, definition] of routes.filter(([r]) => withBody(r))) {
       const { status: _status, ...request } = definition.base(tenant);
       // A route that reads no body (signup/start) may ignore one that parses; it is still never 5xx.
       const readsBody = request.payload !== undefined;
       for (const [what, payload, headers, status] of bodies) {
         const response = await probe(`${route} ${what}`, { ...request, payload, headers });
         if (!readsBody && status !== 413 && status !== 415) continue;
+        // An optional body (definition.nullBody says why) may be JSON null: absent. Still never 5xx, nothing written on refusal.
+        if (definition.nullBody && what === 'JSON null') continue;
         expect(response.statusCode, `${route} ${what}: ${response.body.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
         if (status) expect(response.statusCode, `${route} ${what}`).toBe(status);
       }
@@ -166,7 +199,7 @@ describe('/v1 routes under hostile input', () => {
 
   it('answers 4xx to a value nested 20,000 deep in place of any field of a valid body', async () => {
     const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
-    for (const [route, definition] of routes.filter(([r]) => r.startsWith('POST '))) {
+    for (const [route, definition] of routes.filter(([r]) => withBody(r))) {
       const base = definition.base(tenant);
       if (base.payload === undefined) continue;
       for (const path of pathsOf(base.payload)) {
@@ -179,7 +212,7 @@ describe('/v1 routes under hostile input', () => {
   });
 
   it('never answers 5xx or writes on refusal for random mutations of a valid body (wrong types, injections, NUL, huge strings)', async () => {
-    for (const [route, definition] of routes.filter(([r]) => r.startsWith('POST '))) {
+    for (const [route, definition] of routes.filter(([r]) => withBody(r))) {
       const base = definition.base(tenant);
       if (base.payload === undefined) continue;
       await fc.assert(fc.asyncProperty(mutationsOf(base.payload), async (mutations) => {
@@ -195,7 +228,7 @@ describe('/v1 routes under hostile input', () => {
       await fc.assert(fc.asyncProperty(hostileJson, fc.dictionary(fc.constantFrom('limit', 'cursor', 'id', 'q', '__proto__'), hostileString, { maxKeys: 3 }), async (body, query) => {
         const search = new URLSearchParams(Object.entries(query)).toString();
         const url = search ? `${request.url}?${search}` : request.url;
-        const payload = request.method === 'POST' ? JSON.stringify(body) ?? 'null' : undefined;
+        const payload = withBody(route) ? JSON.stringify(body) ?? 'null' : undefined;
         await probe(`${route} random`, { ...request, url, payload, headers: payload === undefined ? undefined : { 'content-type': 'application/json' } });
       }), { numRuns: 30 });
     }

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createProbedApp, createTenant, expectErrorShape, fingerprint, probedV1Routes, send, type Tenant } from './routes.js';
+import { createProbedApp, createTenant, expectErrorShape, fingerprint, probedV1Routes, send, sessionCookie, type Tenant } from './routes.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -52,8 +52,9 @@ describe('tenant isolation on every /v1 route', () => {
           expect(response.json().error.code, what).toBe(isolationCase.code);
           expect(await fingerprint(t.db), `${what} wrote something`).toEqual(before);
         }
-        if (isolationCase.status === 404) {
-          // The same request with B's key finds the ids: the 404 above is isolation, not a bad id.
+        if (isolationCase.status === 404 && !isolationCase.mixed) {
+          // The same request with B's key finds the ids: the 404 above is isolation, not a bad id
+          // (unless the request mixes A's and B's ids; `mixed` says why B's key cannot succeed either).
           const own = await send(app, b.org.apiKey, isolationCase.request);
           expect(own.statusCode, `${what}: B's key`).toBeLessThan(300);
         }
@@ -62,6 +63,12 @@ describe('tenant isolation on every /v1 route', () => {
         }
       }
     }
+  });
+
+  it('leaves B\'s session valid after A\'s DELETE /v1/session came with B\'s cookie', async () => {
+    const response = await send(app, null, { method: 'GET', url: '/v1/session', headers: sessionCookie(b.sessionToken) });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ via: 'session', operator: { id: b.org.operatorId, org_id: b.org.orgId } });
   });
 
   it('leaves B\'s number and token untouched after A tried to connect them', async () => {
