@@ -66,8 +66,11 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
 
   const handler = async (request: FastifyRequest) => {
     const params = parseTwilioForm(typeof request.body === 'string' ? request.body : '');
-    const address = twilioBusinessAddress(params);
-    const number = address ? await findTwilioCredentials(options.db, { phoneNumberId: address, accountSid: param(params, 'AccountSid') ?? null }) : undefined;
+    // PostgreSQL text refuses NUL (`%00`, a 500 on every retry): as U+FFFD, which no number's address or
+    // account holds, such an address matches nothing and the AccountSid fallback still applies.
+    const lookupKey = (value: string | undefined) => value?.replaceAll('\u0000', '\uFFFD');
+    const address = lookupKey(twilioBusinessAddress(params));
+    const number = address ? await findTwilioCredentials(options.db, { phoneNumberId: address, accountSid: lookupKey(param(params, 'AccountSid')) ?? null }) : undefined;
     const authToken = number?.access_token_ciphertext
       ? options.cipher.decrypt({ ciphertext: number.access_token_ciphertext, keyId: number.access_token_key_id ?? '' })
       : undefined;

@@ -29,9 +29,18 @@ const IGNORED_STATUSES = new Set(['queued', 'accepted', 'scheduled', 'sending', 
 const INBOUND_STATUSES = new Set(['received', 'receiving']);
 
 const ADDRESS = /^whatsapp:\+([1-9][0-9]{5,14})$/;
+/**
+ * Twilio's SIDs have 34 characters. A longer one is not stored: `provider_message_id` is in unique
+ * B-tree indexes, whose entries PostgreSQL limits to about 2.7 KB, so a long incompressible
+ * MessageSid failed the whole webhook (500) on every retry.
+ */
+const MAX_SID_LENGTH = 256;
+/** Largest PostgreSQL `integer` (column `error_code`). */
+const INT4_MAX = 2_147_483_647;
 
-/** The first value of a parameter (Twilio sends each once; a repeat keeps the first). */
+/** The first value of a parameter (Twilio sends each once; a repeat keeps the first). Own properties only. */
 export function param(params: TwilioParams, name: string): string | undefined {
+  if (!Object.hasOwn(params, name)) return undefined;
   const value = params[name];
   return Array.isArray(value) ? value[0] : value;
 }
@@ -133,10 +142,16 @@ function normaliseContent(params: TwilioParams): { type: InboundMessageType; con
   return { type: 'unsupported', content: { unsupported_type: messageType ?? null, errors: [], ...(body ? { body } : {}) } };
 }
 
+/** `MessageSid`, else its legacy duplicate; undefined when absent or too long to store. */
+function messageSid(params: TwilioParams, legacy: string): string | undefined {
+  const sid = present(params, 'MessageSid') ?? present(params, legacy);
+  return sid !== undefined && sid.length <= MAX_SID_LENGTH ? sid : undefined;
+}
+
 function parseMessage(params: TwilioParams, receivedAt: Date): ParsedWebhookItem {
   const to = param(params, 'To');
   const from = param(params, 'From');
-  const sid = present(params, 'MessageSid') ?? present(params, 'SmsMessageSid');
+  const sid = messageSid(params, 'SmsMessageSid');
   const business = to ? ADDRESS.exec(to) : null;
   const customer = from ? ADDRESS.exec(from) : null;
   if (!sid || !business || !customer) {
@@ -164,16 +179,18 @@ function parseMessage(params: TwilioParams, receivedAt: Date): ParsedWebhookItem
 
 function parseStatus(params: TwilioParams, receivedAt: Date): ParsedWebhookItem[] {
   const from = param(params, 'From');
-  const sid = present(params, 'MessageSid') ?? present(params, 'SmsSid');
+  const sid = messageSid(params, 'SmsSid');
   const value = param(params, 'MessageStatus')!;
   if (IGNORED_STATUSES.has(value)) return [];
-  const status = STATUS_MAP[value];
+  // hasOwn: `toString`, `constructor` or `__proto__` would otherwise find Object.prototype's members.
+  const status = Object.hasOwn(STATUS_MAP, value) ? STATUS_MAP[value] : undefined;
   if (!sid || !from || !ADDRESS.test(from) || !status) {
-    const detail = !sid ? 'status callback without MessageSid' : !from || !ADDRESS.test(from) ? 'status callback without a valid From' : `unknown MessageStatus ${JSON.stringify(value.slice(0, 40))}`;
+    const detail = !sid ? 'status callback without a valid MessageSid' : !from || !ADDRESS.test(from) ? 'status callback without a valid From' : `unknown MessageStatus ${JSON.stringify(value.slice(0, 40))}`;
     return [deadLetter('invalid_status', detail, from ?? null, params)];
   }
   const code = Number(present(params, 'ErrorCode'));
-  const errors = status === 'failed' && Number.isInteger(code) && code > 0
+  // error_code is a PostgreSQL integer: a larger ErrorCode (Twilio's have 5 digits) is not one.
+  const errors = status === 'failed' && Number.isInteger(code) && code > 0 && code <= INT4_MAX
     ? [{ code, title: describeTwilioErrorCode(code) ?? `Twilio error ${code}`, message: present(params, 'ErrorMessage') ?? null, details: null }]
     : [];
   const to = param(params, 'To');
@@ -199,7 +216,7 @@ function parseStatus(params: TwilioParams, receivedAt: Date): ParsedWebhookItem[
  */
 function withoutNul(params: TwilioParams): TwilioParams {
   const clean = (value: string) => value.replaceAll('\u0000', '\uFFFD');
-  const result: TwilioParams = {};
+  const result = Object.create(null) as TwilioParams;
   for (const [name, value] of Object.entries(params)) result[clean(name)] = Array.isArray(value) ? value.map(clean) : clean(value);
   return result;
 }
@@ -223,10 +240,12 @@ export function parseTwilioWebhook(signed: TwilioParams, receivedAt: Date): Pars
 
 /**
  * Parses an `application/x-www-form-urlencoded` body (`+` is a space, `%XX` UTF-8) [TW-REQ].
- * A name sent more than once keeps all its values, in order.
+ * A name sent more than once keeps all its values, in order. The object has no prototype, so every
+ * name is a plain parameter: `constructor=x` is not merged with Object's constructor (which made
+ * the signature check fail and the parser throw) and `__proto__=x` is not dropped.
  */
 export function parseTwilioForm(body: string): TwilioParams {
-  const params: TwilioParams = {};
+  const params = Object.create(null) as TwilioParams;
   for (const [name, value] of new URLSearchParams(body)) {
     const existing = params[name];
     if (existing === undefined) params[name] = value;
