@@ -92,7 +92,8 @@ export function normaliseMetaErrors(errors: unknown): MetaErrorItem[] {
   if (!Array.isArray(errors)) return [];
   const items: MetaErrorItem[] = [];
   for (const error of errors) {
-    if (!isRecord(error) || typeof error.code !== 'number' || !Number.isFinite(error.code)) continue;
+    // error_code is an integer column: a code that is not a 32-bit integer cannot be Meta's (and would fail the insert).
+    if (!isRecord(error) || typeof error.code !== 'number' || !Number.isInteger(error.code) || Math.abs(error.code) > 2_147_483_647) continue;
     const errorData = isRecord(error.error_data) ? error.error_data : {};
     items.push({
       code: error.code,

@@ -38,6 +38,17 @@ function nonEmptyString(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
+/**
+ * Longest wamid accepted, characters. Meta's are about 60; a longer id cannot be a real one and
+ * would exceed the B-tree row limit of the unique wamid index (a 500 on every redelivery).
+ */
+const MAX_WAMID_LENGTH = 256;
+
+function wamidOf(value: unknown): string | null {
+  const id = nonEmptyString(value);
+  return id !== null && id.length <= MAX_WAMID_LENGTH ? id : null;
+}
+
 function deadLetter(
   reason: DeadLetterReason,
   detail: string,
@@ -84,7 +95,7 @@ function parseMessage(change: MessagesChange, message: unknown, index: number): 
     return deadLetter('invalid_message', `messages[${index}] is not an object`, location, message);
   }
   const from = nonEmptyString(message.from);
-  const wamid = nonEmptyString(message.id);
+  const wamid = wamidOf(message.id);
   const timestamp = parseUnixSeconds(message.timestamp);
   const missing = [!from && 'from', !wamid && 'id', !timestamp && 'timestamp'].filter(Boolean);
   if (!from || !wamid || !timestamp) {
@@ -118,7 +129,7 @@ function parseStatus(change: MessagesChange, status: unknown, index: number): Pa
   if (!isRecord(status)) {
     return deadLetter('invalid_status', `statuses[${index}] is not an object`, location, status);
   }
-  const wamid = nonEmptyString(status.id);
+  const wamid = wamidOf(status.id);
   const timestamp = parseUnixSeconds(status.timestamp);
   if (!wamid || !timestamp || !isStatusValue(status.status)) {
     const detail = !wamid ? 'no valid id' : !timestamp ? 'no valid timestamp'

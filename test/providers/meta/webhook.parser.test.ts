@@ -425,6 +425,17 @@ describe('parseMetaWebhook', () => {
       expect(items.map((item) => (item as ParsedDeadLetter).reason)).toEqual(['invalid_message']);
     });
 
+    it('dead-letters a message or status whose id is longer than any wamid (256 characters)', () => {
+      const long = `wamid.${'A'.repeat(251)}`;
+      const items = parseMetaWebhook(messagesBody({
+        messages: [inbound({ id: long, type: 'text', text: { body: 'x' } })],
+        statuses: [{ id: long, status: 'sent', timestamp: String(T0) }],
+      }));
+      expect(items.map((item) => (item as ParsedDeadLetter).reason)).toEqual(['invalid_message', 'invalid_status']);
+      const [kept] = messages(parseMetaWebhook(messagesBody({ messages: [inbound({ id: long.slice(0, 256), type: 'text', text: { body: 'x' } })] })));
+      expect(kept?.providerMessageId).toHaveLength(256);
+    });
+
     it('accepts a numeric timestamp', () => {
       const [message] = messages(parseMetaWebhook(messagesBody({
         messages: [inbound({ timestamp: T0 + 1, type: 'text', text: { body: 'x' } })],
@@ -437,6 +448,15 @@ describe('parseMetaWebhook', () => {
       const [letter] = parseMetaWebhook(messagesBody({ statuses: [status] })) as ParsedDeadLetter[];
       expect(letter).toMatchObject({ kind: 'dead_letter', reason: 'invalid_status', raw: status });
       expect(letter?.detail).toContain('deleted');
+    });
+
+    it('skips status error codes that are not 32-bit integers (the column is an integer)', () => {
+      const status = {
+        id: 'wamid.OUT', status: 'failed', timestamp: String(T0),
+        errors: [{ code: 1e12, title: 'huge' }, { code: 131026.5, title: 'fraction' }, { code: 131026, title: 'Message undeliverable' }],
+      };
+      const [parsed] = statuses(parseMetaWebhook(messagesBody({ statuses: [status] })));
+      expect(parsed?.errors.map((error) => error.code)).toEqual([131026]);
     });
 
     it('skips status errors without a numeric code but keeps them in raw', () => {
