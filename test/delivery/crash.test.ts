@@ -31,13 +31,15 @@ describe('SIGKILL of one of three worker processes mid-drain', () => {
     // The backlog waits (numbers awaiting re-authorisation) until every worker runs; then it is offered at once.
     // (Queueing before the workers start: idle workers woken by each insert would slow it down.)
     await holdNumbers(bed.t.db, numbers);
-    // Leases of 5 s (refreshed every second): short enough to recover within the test, long enough
-    // that live workers on a busy machine keep theirs. A small in-flight limit keeps every live worker
+    // Leases of 10 s (refreshed every second): short enough to recover within the test, long enough
+    // that live workers on a busy machine keep theirs. A live worker starts a send only while its
+    // lease has (TTL − refresh) / 2 = 4.5 s to run; with 5 s leases (2 s) a send stalled that long
+    // by the full suite's load was re-claimed and sent a third time by the other survivor. A small in-flight limit keeps every live worker
     // claiming new rows until the end. Each worker names its database sessions (PGAPPNAME), so the
     // test can tell when the killed one's are gone.
     const env = (i: number) => wahubEnv({
       databaseUrl: bed.t.url, dataDir: bed.dataDir.dir, graphUrl: bed.sim.url,
-      extra: { ...FAST_OUTBOX, OUTBOX_LEASE_TTL_MS: '5000', OUTBOX_MAX_IN_FLIGHT: '200', PGAPPNAME: `wahub-crash-worker-${i}` },
+      extra: { ...FAST_OUTBOX, OUTBOX_LEASE_TTL_MS: '10000', OUTBOX_MAX_IN_FLIGHT: '200', PGAPPNAME: `wahub-crash-worker-${i}` },
     });
     const queued = await queueTemplates(bed.t.db, principal, Array.from({ length: MESSAGES }, (_, i) => ({ phoneNumberId: numbers[i % NUMBERS]!.phoneNumberId, to: recipient(i) })));
     const started = await startWorkers(Array.from({ length: WORKERS }, (_, i) => env(i)), bed.workers);
