@@ -14,8 +14,8 @@ import { testCipher, uniqueDigits } from './factories.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** `../shared/fixtures/twilio` next to the repository. */
-export const TWILIO_FIXTURE_DIR = path.resolve(repoRoot, '../shared/fixtures/twilio');
+/** `test/fixtures/twilio`: the shared Twilio fixtures (`../shared/fixtures/twilio`), kept in the repository so any clone runs them. */
+export const TWILIO_FIXTURE_DIR = path.resolve(repoRoot, 'test/fixtures/twilio');
 
 /** Account and token the fixtures are signed with (PROTOCOL.md §8.2). */
 export const FIXTURE_ACCOUNT_SID = 'AC0f1e2d3c4b5a69788796a5b4c3d2e1f0';

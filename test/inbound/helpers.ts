@@ -13,8 +13,8 @@ import { signedHeaders } from '../helpers/factories.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** `../shared/fixtures/meta` next to the repository (PROTOCOL.md §8). */
-export const META_FIXTURE_DIR = path.resolve(repoRoot, '../shared/fixtures/meta');
+/** `test/fixtures/meta`: the shared Meta fixtures (`../shared/fixtures/meta`, PROTOCOL.md §8), kept in the repository so any clone runs them. */
+export const META_FIXTURE_DIR = path.resolve(repoRoot, 'test/fixtures/meta');
 
 /** Names of every Meta fixture file, sorted. */
 export function metaFixtureNames(): string[] {

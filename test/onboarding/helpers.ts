@@ -99,7 +99,7 @@ export async function completeSignup(app: FastifyInstance, apiKey: string, body:
   return app.inject({ method: 'POST', url: '/v1/whatsapp/signup/complete', headers: bearer(apiKey), payload: body });
 }
 
-const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/meta/account_update_partner_added.json');
+const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/meta/account_update_partner_added.json');
 
 /** The fixture's `account_update` envelope (partner business id in `entry.id`) with its change value replaced. */
 export function accountUpdateWebhook(value: Record<string, unknown>, entryId?: string): string {

@@ -12,7 +12,7 @@ import type {
 } from '../../../src/providers/types.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/meta');
+const fixtureDir = path.resolve(repoRoot, 'test/fixtures/meta');
 
 /** T0 of the shared fixtures (PROTOCOL.md §8): 2026-01-01T12:00:00Z. */
 const T0 = 1767268800;
