@@ -141,3 +141,26 @@ describe('operator sessions (web inbox login)', () => {
     expect((await app.inject({ method: 'GET', url: '/v1/session', headers: bearer(org.apiKey) })).json().via).toBe('api_key');
   });
 });
+
+describe('POST /v1/session rate limit', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    t = await createTestDatabase(2);
+    app = await createTestApp(t.db);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t.drop();
+  });
+
+  it('refuses the 61st login attempt of an IP in a minute with 429 rate_limited and Retry-After, even with the general limit higher', async () => {
+    const attempt = () => app.inject({ method: 'POST', url: '/v1/session', payload: { email: 'nobody@example.com', password: 'wrong password' } });
+    for (let i = 0; i < 60; i++) expect((await attempt()).statusCode).toBe(401);
+    const refused = await attempt();
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ error: { code: 'rate_limited' } });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
