@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Db } from '../db/database.js';
 import { toError } from '../shared/errors.js';
+import { PollingLoop } from '../shared/polling-loop.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { SIGNATURE_HEADER, signEventBody, TIMESTAMP_HEADER } from './signature.js';
 import * as repo from './subscriptions.repository.js';
@@ -61,32 +62,11 @@ export function deliveryBody(delivery: repo.ClaimedDelivery, timestamp: number):
   });
 }
 
-export class EventDeliverer {
-  lastTickAt = Date.now();
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly workerId = randomUUID();
-
-  constructor(private readonly options: DelivererOptions) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    this.wake?.();
-    await this.loop;
-  }
-
-  /** Wakes an idle loop (new deliveries were created). */
-  notify(): void {
-    this.wake?.();
+export class EventDeliverer extends PollingLoop {
+  constructor(private readonly options: DelivererOptions) {
+    super({
+      logger: options.logger, pollIntervalMs: options.pollIntervalMs, failureMessage: 'event delivery round failed; retrying', logContext: { worker: randomUUID() },
+    });
   }
 
   /** Runs one round. @returns deliveries attempted */
@@ -95,24 +75,6 @@ export class EventDeliverer {
     const claimed = await repo.claimDueDeliveries(this.options.db, this.options.batchSize ?? 50, this.options.timeoutMs * 2 + 5_000);
     await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
     return claimed.length;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let attempted = 0;
-      try {
-        attempted = await this.runOnce();
-      } catch (error) {
-        this.options.logger.error({ err: toError(error), worker: this.workerId }, 'event delivery round failed; retrying');
-      }
-      this.lastTickAt = Date.now();
-      if (attempted === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          this.timer = setTimeout(resolve, this.options.pollIntervalMs);
-        });
-      }
-    }
   }
 
   private async post(delivery: repo.ClaimedDelivery): Promise<{ status: number | null; error: string | null }> {

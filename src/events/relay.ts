@@ -20,6 +20,7 @@
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
 import { toError } from '../shared/errors.js';
+import { PollingLoop } from '../shared/polling-loop.js';
 import * as repo from './events.repository.js';
 import type { EventPublisher } from './nats.publisher.js';
 
@@ -49,27 +50,9 @@ function byAggregate(events: repo.OutboxEvent[]): repo.OutboxEvent[][] {
   return [...groups.values()];
 }
 
-export class EventRelay {
-  lastTickAt = Date.now();
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly options: RelayOptions) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** Stops after the round in progress (its transaction commits or rolls back). */
-  async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    this.wake?.();
-    await this.loop;
+export class EventRelay extends PollingLoop {
+  constructor(private readonly options: RelayOptions) {
+    super({ logger: options.logger, pollIntervalMs: options.pollIntervalMs, failureMessage: 'event relay round failed; retrying' });
   }
 
   /** Runs one round now. @returns events published */
@@ -84,24 +67,6 @@ export class EventRelay {
       const published = await this.runOnce();
       total += published;
       if (published === 0) return total;
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let published = 0;
-      try {
-        published = await this.runOnce();
-      } catch (error) {
-        this.options.logger.error({ err: toError(error) }, 'event relay round failed; retrying');
-      }
-      this.lastTickAt = Date.now();
-      if (published === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          this.timer = setTimeout(resolve, this.options.pollIntervalMs);
-        });
-      }
     }
   }
 
