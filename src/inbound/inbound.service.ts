@@ -26,7 +26,7 @@ import { waIdToE164 } from '../shared/phone.js';
 import { reopenThread, upsertThread } from '../threads/threads.repository.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';
 import {
-  advanceMessageStatusWithEvent, type EventContext, recordContactCreated, recordConversationStarted, recordMessageReceived,
+  advanceMessageStatusWithEvent, type EventContext, recordInboundMessageEvents,
 } from '../events/event-writer.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
 
@@ -120,10 +120,6 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
     orgId: number.org_id, e164, waId: item.waId, profileName: item.profileName, clientName: `Guest (${e164})`, activeAt: item.timestamp,
   });
   const thread = await upsertThread(ctx.tx, { orgId: number.org_id, phoneNumberRef: number.id, contactId: contact.id, inboundAt: item.timestamp });
-  if (!contact.blocked) {
-    if (contact.created) await recordContactCreated(ctx.tx, ctx.events, { orgId: number.org_id, id: contact.id, clientId: contact.clientId, e164, waId: item.waId });
-    if (thread.created) await recordConversationStarted(ctx.tx, ctx.events, { orgId: number.org_id, id: thread.id, contactId: contact.id, phoneNumberRef: number.id });
-  }
   const id = await messages.insertInboundMessage(ctx.tx, {
     orgId: number.org_id,
     threadId: thread.id,
@@ -136,10 +132,17 @@ async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<v
     fromBlockedContact: contact.blocked,
   });
   if (!id) {
+    // A redelivery (the contact and thread already existed, so they raised their events the first time).
     ctx.summary.duplicateMessages++;
     return;
   }
-  if (!contact.blocked) await recordMessageReceived(ctx.tx, ctx.events, number.org_id, id);
+  if (!contact.blocked) {
+    await recordInboundMessageEvents(ctx.tx, ctx.events, {
+      orgId: number.org_id, messageId: id, threadId: thread.id, contactId: contact.id, clientId: contact.clientId,
+      phoneNumberRef: number.id, phoneNumberId: item.phoneNumberId, type: item.type, providerMessageId: item.providerMessageId,
+      contactCreated: contact.created ? { e164, waId: item.waId } : undefined, threadCreated: thread.created,
+    });
+  }
   ctx.summary.messagesStored++;
   ctx.summary.messageTypes[item.type] = (ctx.summary.messageTypes[item.type] ?? 0) + 1;
   if (thread.status === 'closed') await reopenThread(ctx.tx, number.org_id, thread.id);
