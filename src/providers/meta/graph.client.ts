@@ -10,6 +10,7 @@
  */
 import { Agent, request } from 'undici';
 import { classifyMetaError, type MetaErrorClass } from './errors.js';
+import { parseJsonOrNull } from '../../shared/json-or-null.js';
 
 export interface GraphApiError {
   class: MetaErrorClass;
@@ -44,15 +45,6 @@ export interface GraphApiClientOptions {
   timeoutMs: number;
   /** Keep-alive connections per origin. Default 64. */
   connections?: number;
-}
-
-/** Graph answers JSON, but proxies and 5xx pages may not: anything unparsable is null. */
-function parseJsonOrNull(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : null;
-  } catch {
-    return null;
-  }
 }
 
 function errorFromBody(status: number, body: unknown): GraphApiError {

@@ -11,6 +11,7 @@ import { Agent, request } from 'undici';
 import type { MessageSender, ProviderSendError, ProviderSendResult, SendRequest } from '../types.js';
 import { classifyTwilioError } from './errors.js';
 import { buildTwilioSendRequest } from './send.request.js';
+import { parseJsonOrNull } from '../../shared/json-or-null.js';
 
 export interface TwilioClientOptions {
   /** `https://api.twilio.com`, or the simulator. */
@@ -21,14 +22,6 @@ export interface TwilioClientOptions {
   statusCallbackUrl?: string;
   /** Keep-alive connections per origin. Default 64. */
   connections?: number;
-}
-
-function parseJsonOrNull(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : null;
-  } catch {
-    return null;
-  }
 }
 
 function errorFromBody(status: number, body: unknown): ProviderSendError {
