@@ -10,7 +10,7 @@ import { metaMessageRequestSchema, metaReadRequestSchema } from '../providers/me
 import { createSignupSimulator, type SignupCodeInput } from './simulator.signup.js';
 import { buildMetaError, buildStatusError, invalidAccessToken, invalidParameter, unknownObject, type MetaErrorResponse } from './simulator.errors.js';
 import {
-  buildMessagesWebhook, buildStatusWebhook, generateWamid, silentLogger, Timers, unixSecondsNow, WebhookDeliverer,
+  buildMessagesWebhook, buildStatusWebhook, generateWamid, silentLogger, SimulatorBackground, unixSecondsNow, WebhookDeliverer,
   type SimulatedNumber, type SimulatorLogger, type StatusItem, type WebhookRetry,
 } from './simulator.webhooks.js';
 
@@ -127,8 +127,8 @@ const metaReply = (e: MetaErrorResponse): Reply => ({ statusCode: e.statusCode, 
 export function createSimulator(options: SimulatorOptions): Simulator {
   const logger = options.logger ?? silentLogger;
   const delays = { sentMs: 100, deliveredMs: 200, readMs: 300, ...options.delays };
-  const timers = new Timers();
-  const deliverer = new WebhookDeliverer({ url: options.webhookUrl, appSecret: options.appSecret, timers, logger, retry: options.webhookRetry });
+  const background = new SimulatorBackground();
+  const deliverer = new WebhookDeliverer({ url: options.webhookUrl, appSecret: options.appSecret, timers: background.timers, logger, retry: options.webhookRetry });
   const numbers = new Map<string, SimulatedNumber>();
   const signup = createSignupSimulator({
     appId: options.appId ?? 'sandbox-app',
@@ -137,16 +137,6 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   });
   let failures: Failure[] = [];
   let sent: SimulatedSend[] = [];
-  const tasks = new Set<Promise<unknown>>();
-  // Bumped by reset/close: lifecycles from an older epoch stop at their next step.
-  let epoch = 0;
-  let closed = false;
-
-  function track<T>(task: Promise<T>): Promise<T> {
-    tasks.add(task);
-    void task.finally(() => tasks.delete(task)).catch(() => {});
-    return task;
-  }
 
   function takeFailure(phoneNumberId: string, to: string | null): Failure | undefined {
     const index = failures.findIndex((f) =>
@@ -174,16 +164,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
           { delayMs: delays.deliveredMs, status: 'delivered', extra: { pricing } },
           { delayMs: delays.readMs, status: 'read', extra: {} },
         ].slice(0, send.type === 'reaction' ? 1 : 3) as Step[]; // reactions only get `sent` [M-REACT]
-    const started = epoch;
-    void track((async () => {
-      for (const step of steps) {
-        if (!(await timers.sleep(send.at + step.delayMs - Date.now())) || epoch !== started) return;
-        const status = { id: send.wamid!, status: step.status, timestamp: unixSecondsNow(), recipient_id: recipientId, ...step.extra };
-        const answer = await deliverer.deliver(buildStatusWebhook(number, status));
-        if (answer !== 200) logger.warn({ wamid: send.wamid, status: step.status, answer }, 'simulator: status webhook not acknowledged');
-        if (epoch !== started) return;
-      }
-    })());
+    background.runSteps(send.at, steps, async (step) => {
+      const status = { id: send.wamid!, status: step.status, timestamp: unixSecondsNow(), recipient_id: recipientId, ...step.extra };
+      const answer = await deliverer.deliver(buildStatusWebhook(number, status));
+      if (answer !== 200) logger.warn({ wamid: send.wamid, status: step.status, answer }, 'simulator: status webhook not acknowledged');
+    });
   }
 
   function authorise(number: SimulatedNumber | undefined, phoneNumberId: string, authorization: string | undefined): Reply | null {
@@ -247,7 +232,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         ...i.message,
       };
       const contact = { waId: i.from, profileName: i.profile_name ?? 'Simulated Customer' };
-      const status = await track(deliverer.deliver(buildMessagesWebhook(number, contact, message)));
+      const status = await background.track(deliverer.deliver(buildMessagesWebhook(number, contact, message)));
       return { wamid: String(message.id), status };
     },
     sends: () => [...sent],
@@ -257,23 +242,15 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       sent = [];
     },
     reset() {
-      epoch++;
-      timers.cancelAll();
+      background.interrupt();
       numbers.clear();
       signup.reset();
       failures = [];
       sent = [];
     },
-    async whenIdle() {
-      while (tasks.size > 0) await Promise.allSettled([...tasks]);
-    },
+    whenIdle: () => background.whenIdle(),
     async close() {
-      if (closed) return;
-      closed = true;
-      epoch++;
-      timers.cancelAll();
-      await simulator.whenIdle();
-      await deliverer.close();
+      if (await background.close()) await deliverer.close();
     },
     plugin: async (app) => {
       signup.routes(app);

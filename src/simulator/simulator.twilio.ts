@@ -24,7 +24,7 @@ import type { SimulatorDelays } from './simulator.js';
 import {
   callbackParams, inboundMessageParams, messageResource, messageSid, twilioError, validateMessageForm, type Reply, type TwilioSimulatedSend,
 } from './simulator.twilio.protocol.js';
-import { silentLogger, Timers, type SimulatorLogger, type WebhookRetry } from './simulator.webhooks.js';
+import { silentLogger, SimulatorBackground, type SimulatorLogger, type WebhookRetry } from './simulator.webhooks.js';
 
 export interface TwilioSimulatorOptions {
   /** The hub's Twilio webhook URL for inbound messages, e.g. `http://127.0.0.1:3000/webhooks/twilio`. */
@@ -113,21 +113,12 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
   const delays = { sentMs: 100, deliveredMs: 200, readMs: 300, ...options.delays };
   const attempts = Math.max(1, options.webhookRetry?.attempts ?? 5);
   const baseDelayMs = options.webhookRetry?.baseDelayMs ?? 100;
-  const timers = new Timers();
+  const background = new SimulatorBackground();
   const agent = new Agent({ headersTimeout: 10_000, bodyTimeout: 10_000 });
   /** `whatsapp:+E164` → account. */
   const senders = new Map<string, { accountSid: string; authToken: string }>();
   let failures: Failure[] = [];
   let sent: TwilioSimulatedSend[] = [];
-  const tasks = new Set<Promise<unknown>>();
-  let epoch = 0;
-  let closed = false;
-
-  function track<T>(task: Promise<T>): Promise<T> {
-    tasks.add(task);
-    void task.finally(() => tasks.delete(task)).catch(() => {});
-    return task;
-  }
 
   /** POSTs a form signed with the account's token over `url`, retrying until a 200. */
   async function postSigned(url: string, params: Array<[string, string]>, authToken: string): Promise<number | null> {
@@ -136,7 +127,7 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
     const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'user-agent': 'TwilioProxy/1.1' };
     let lastStatus: number | null = null;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0 && !(await timers.sleep(baseDelayMs * 2 ** (attempt - 1)))) return lastStatus;
+      if (attempt > 0 && !(await background.timers.sleep(baseDelayMs * 2 ** (attempt - 1)))) return lastStatus;
       try {
         const response = await request(url, { method: 'POST', headers, body, dispatcher: agent });
         await response.body.dump();
@@ -163,15 +154,10 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
     const steps: Array<{ delayMs: number; status: string; errorCode?: number }> = failure
       ? [{ delayMs: delays.sentMs, status: failure.status, errorCode: failure.code }]
       : [{ delayMs: delays.sentMs, status: 'sent' }, { delayMs: delays.deliveredMs, status: 'delivered' }, { delayMs: delays.readMs, status: 'read' }];
-    const started = epoch;
-    void track((async () => {
-      for (const step of steps) {
-        if (!(await timers.sleep(send.at + step.delayMs - Date.now())) || epoch !== started) return;
-        const answer = await postSigned(callbackUrl, callbackParams(send, step.status, step.errorCode), authToken);
-        if (answer !== 200) logger.warn({ sid: send.sid, status: step.status, answer }, 'twilio simulator: status callback not acknowledged');
-        if (epoch !== started) return;
-      }
-    })());
+    background.runSteps(send.at, steps, async (step) => {
+      const answer = await postSigned(callbackUrl, callbackParams(send, step.status, step.errorCode), authToken);
+      if (answer !== 200) logger.warn({ sid: send.sid, status: step.status, answer }, 'twilio simulator: status callback not acknowledged');
+    });
   }
 
   function authorise(accountSid: string, authorization: string | undefined): { authToken: string } | Reply {
@@ -221,7 +207,7 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
         sid: messageSid(i.params?.MediaUrl0 ? 'MM' : 'SM'), to, from: i.from, accountSid: account.accountSid,
         profileName: i.profile_name ?? 'Simulated Customer', text: i.text ?? '', extra: i.params,
       });
-      const status = await track(postSigned(options.inboundWebhookUrl, params, account.authToken));
+      const status = await background.track(postSigned(options.inboundWebhookUrl, params, account.authToken));
       return { sid: params.find(([k]) => k === 'MessageSid')![1], status };
     },
     sends: () => [...sent],
@@ -229,22 +215,14 @@ export function createTwilioSimulator(options: TwilioSimulatorOptions): TwilioSi
       sent = [];
     },
     reset() {
-      epoch++;
-      timers.cancelAll();
+      background.interrupt();
       senders.clear();
       failures = [];
       sent = [];
     },
-    async whenIdle() {
-      while (tasks.size > 0) await Promise.allSettled([...tasks]);
-    },
+    whenIdle: () => background.whenIdle(),
     async close() {
-      if (closed) return;
-      closed = true;
-      epoch++;
-      timers.cancelAll();
-      await simulator.whenIdle();
-      await agent.close();
+      if (await background.close()) await agent.close();
     },
     plugin: async (app) => {
       app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, body));
