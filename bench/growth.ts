@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { openBenchDatabase } from './database.js';
-import { APP_SECRET, benchCipher, createInboundTenant, startGenerator, startHub, verifyStored } from './inbound-hub.js';
+import { APP_SECRET, benchCipher, createInboundTenant, startGenerator, startHub, verifyStored, warmUp, autovacuumSetting } from './inbound-hub.js';
 import type { LoadResult } from './inbound-loadgen.js';
 import { machineCpu, printRows } from './outbound-report.js';
 import { seedReads } from './reads-seed.js';
@@ -35,6 +35,8 @@ export async function run(args: string[]): Promise<void> {
     return result;
   };
   try {
+    const warm = await warmUp(bench.db, generator, hub.url, Number(values.customers));
+    rows.push(['warm-up: each customer\'s first message', `${(warm.requests / warm.seconds).toFixed(0)} webhooks/s (then VACUUM ANALYZE; autovacuum ${await autovacuumSetting(bench.db)})`]);
     const empty = await measure(`empty database, c=${values.concurrency}`);
     const seed = await seedReads(bench.db, benchCipher, {
       messages, threads: Math.max(10, Math.round(100_000 * scale)), orgs: Math.max(2, Math.round(200 * scale)), progress: (line) => process.stdout.write(`${line}\n`),

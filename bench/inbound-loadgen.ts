@@ -22,6 +22,8 @@ export interface LoadRun {
   target: string;
   path: string;
   seconds: number;
+  /** Closed loop only: stop after this many webhooks (or `seconds`, whichever comes first). */
+  requests?: number;
   concurrency?: number;
   rate?: number;
   batch: number;
@@ -44,6 +46,8 @@ export interface LoadResult {
   max: number;
   /** Index after the last webhook sent. */
   next: number;
+  /** CPU the load generator itself used during the run, µs (user + system). */
+  cpuMicros: number;
 }
 
 const config = childConfig<LoadgenConfig>();
@@ -89,13 +93,13 @@ async function post(run: LoadRun, index: number): Promise<number> {
 
 let statuses: Record<string, number> = {};
 
-function summarise(run: LoadRun, latencies: number[], non200: number, seconds: number, next: number): LoadResult {
+function summarise(run: LoadRun, latencies: number[], non200: number, seconds: number, next: number, cpu: NodeJS.CpuUsage): LoadResult {
   const counted = statuses;
   statuses = {};
   latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length, messages: latencies.length * run.batch, non200, acknowledged: (latencies.length - non200) * run.batch, statuses: counted, seconds,
-    p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0, next,
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0, next, cpuMicros: cpu.user + cpu.system,
   };
 }
 
@@ -103,10 +107,12 @@ async function closedLoop(run: LoadRun): Promise<LoadResult> {
   const latencies: number[] = [];
   let non200 = 0;
   let next = run.from;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const deadline = started + run.seconds * 1000;
+  const end = run.from + (run.requests ?? Number.POSITIVE_INFINITY);
   const worker = async () => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && next < end) {
       const index = next++;
       const sent = performance.now();
       if ((await post(run, index)) !== 200) non200++;
@@ -114,7 +120,7 @@ async function closedLoop(run: LoadRun): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: run.concurrency ?? 1 }, worker));
-  return summarise(run, latencies, non200, (performance.now() - started) / 1000, next);
+  return summarise(run, latencies, non200, (performance.now() - started) / 1000, next, process.cpuUsage(cpu));
 }
 
 async function openLoop(run: LoadRun): Promise<LoadResult> {
@@ -123,6 +129,7 @@ async function openLoop(run: LoadRun): Promise<LoadResult> {
   const latencies: number[] = [];
   const inFlight: Array<Promise<void>> = [];
   let non200 = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < total; i++) {
     const scheduled = started + (i * 1000) / rate;
@@ -134,7 +141,7 @@ async function openLoop(run: LoadRun): Promise<LoadResult> {
     }));
   }
   await Promise.all(inFlight);
-  return summarise(run, latencies, non200, (performance.now() - started) / 1000, run.from + total);
+  return summarise(run, latencies, non200, (performance.now() - started) / 1000, run.from + total, process.cpuUsage(cpu));
 }
 
 serveParent(async (message) => {

@@ -2,7 +2,7 @@
  * Measuring helpers of the outbound benchmark: machine CPU from /proc/stat, PostgreSQL activity
  * counters (pg_stat_database / pg_stat_user_tables, no extension needed) and the printed table.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import type { Db } from '../src/db/database.js';
 
@@ -25,6 +25,32 @@ export function machineCpu(): () => number {
     const after = cpuTimes();
     return after.total > before.total ? (after.busy - before.busy) / (after.total - before.total) : 0;
   };
+}
+
+/**
+ * CPU seconds (user + system) used so far by every process named `postgres` on this machine (0
+ * off Linux): the server's share of a run, when the server is local (DATABASE_URL on 127.0.0.1
+ * or embedded PostgreSQL). Ended backends are not counted: call it while the pool is still open.
+ */
+export function postgresCpuSeconds(): number {
+  let ticks = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes(' (postgres) ')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (man 5 proc), in clock ticks
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
 }
 
 export interface DbCounters {

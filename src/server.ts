@@ -239,6 +239,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         twilioSimulator,
         isShuttingDown: () => shuttingDown,
         rateLimit: { perMinute: config.rateLimitPerMinute },
+        inboundBatch: config.inboundBatch,
       });
       await app.listen({ port, host: config.host });
       // PORT=0 picks a free port: report the one the server really got.

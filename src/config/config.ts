@@ -128,6 +128,10 @@ const envSchema = z.object({
   OUTBOX_RETRY_BASE_MS: positiveInt(1_000),
   /** `/v1` requests per minute per API key (per client IP without a valid key), per process; 0 disables. Default 6000. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
+  /** Most webhooks committed together in one inbound transaction (group commit). Default 100; 1 = one transaction per webhook. */
+  INBOUND_BATCH_MAX_WEBHOOKS: z.coerce.number().int().min(1).max(1_000).default(100),
+  /** Most inbound batch transactions at once per process (each holds a pooled connection). Default 2. */
+  INBOUND_BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** Simulator status webhook delays in sandbox mode, ms: "sent,delivered,read". Default "500,1500,3000". */
   SANDBOX_STATUS_DELAYS_MS: z
     .string()
@@ -186,6 +190,8 @@ export interface Config {
   otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
   /** `/v1` requests per minute per API key; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** Group commit of inbound webhooks (InboundBatcher). */
+  inboundBatch: { maxBatchSize: number; maxConcurrentBatches: number };
   outbox: {
     leaseTtlMs: number;
     leaseRefreshMs: number;
@@ -268,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       templateLanguage: values.OTP_TEMPLATE_LANGUAGE,
     },
     rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
+    inboundBatch: { maxBatchSize: values.INBOUND_BATCH_MAX_WEBHOOKS, maxConcurrentBatches: values.INBOUND_BATCH_CONCURRENCY },
     outbox: {
       leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
       leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS,

@@ -22,12 +22,32 @@ export function createDb(connectionString: string, poolSize = 10): Db {
   const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 5_000 });
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  pool.on('connect', prepareMarkedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   return db;
 }
 
 const pools = new WeakMap<Db, pg.Pool>();
+
+/**
+ * SQL whose text starts with `/* prepared: <name> *\/` runs as the named prepared statement
+ * `<name>` on each connection: PostgreSQL parses and plans it once per connection (and settles on
+ * a generic plan after five runs) instead of on every run. Meant for the few fixed-text, hot
+ * statements of the inbound batch, where parse and plan cost PostgreSQL more than the rows did
+ * (bench/inbound, docs/PERFORMANCE.md). A name must always come with the same text (pg refuses
+ * otherwise), so never mark SQL whose text varies, such as `IN (…)` lists built per call.
+ * Behind PgBouncer, use session pooling or a version that tracks prepared statements (≥ 1.21).
+ */
+const PREPARED_MARK = /^\s*\/\* prepared: ([a-z0-9_]{1,63}) \*\//;
+
+function prepareMarkedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown, ...rest: unknown[]) => {
+    const name = typeof text === 'string' && Array.isArray(values) ? PREPARED_MARK.exec(text)?.[1] : undefined;
+    return name ? query({ name, text, values }, ...rest) : query(text, values, ...rest);
+  };
+}
 
 /** Connection counts of a Db's pool (for metrics): total, idle, and clients waiting for one. */
 export function poolStats(db: Db): { total: number; idle: number; waiting: number } | undefined {

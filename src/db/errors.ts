@@ -27,6 +27,15 @@ export function violatedConstraint(error: unknown): string | undefined {
   return typeof constraint === 'string' ? constraint : undefined;
 }
 
+/**
+ * A conflict the application detected itself that running the whole transaction again resolves
+ * (a row it relied on vanished between two statements). It carries SQLSTATE 40001, so
+ * withTransaction retries it as it retries PostgreSQL's own serialization failures.
+ */
+export class TransactionConflictError extends Error {
+  readonly code = SQLSTATE.serializationFailure;
+}
+
 /** True for deadlocks and serialization failures: the transaction may simply be run again. */
 export function isRetryableTransactionError(error: unknown): boolean {
   const state = sqlState(error);

@@ -12,3 +12,16 @@ const ESCAPED_UNSTORABLE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
 export function toJsonb(value: unknown): string {
   return JSON.stringify(value ?? null).replace(ESCAPED_UNSTORABLE, '$1\\ufffd');
 }
+
+/** A lone UTF-16 surrogate: a high one not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * The text PostgreSQL holds once `value` is stored, through toJsonb or as a text parameter (pg
+ * writes a lone surrogate as the UTF-8 of U+FFFD): NUL and lone surrogates become U+FFFD. Code
+ * that matches strings it sent against strings the database returns (a wamid of a batch against
+ * RETURNING) must compare these, or a hostile id is counted twice or not at all.
+ */
+export function asStoredText(value: string): string {
+  return value.replace(LONE_SURROGATE, '\ufffd').replaceAll('\u0000', '\ufffd');
+}

@@ -12,6 +12,7 @@ import * as m0004 from './migrations/0004_operations.js';
 import * as m0005 from './migrations/0005_domain_events.js';
 import * as m0006 from './migrations/0006_operator_sessions.js';
 import * as m0007 from './migrations/0007_twilio.js';
+import * as m0008 from './migrations/0008_inbound_throughput.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_domain_events': m0005,
   '0006_operator_sessions': m0006,
   '0007_twilio': m0007,
+  '0008_inbound_throughput': m0008,
 };
 
 function migrator(db: Db): Migrator {

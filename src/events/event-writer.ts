@@ -20,58 +20,6 @@ export async function recordEvent(tx: Tx, context: EventContext, event: Omit<New
   await insertEvents(tx, [{ ...event, correlationId: context.correlationId, metadata: { source: context.source } }]);
 }
 
-/** What the inbound path knows about a message it just stored (ids, E.164 and wa_id as stored). */
-export interface InboundEventFacts {
-  orgId: string;
-  messageId: string;
-  threadId: string;
-  contactId: string;
-  clientId: string;
-  phoneNumberRef: string;
-  /** The business number's `phone_number_id` (Meta id, or `whatsapp:+E164` for Twilio). */
-  phoneNumberId: string;
-  type: string;
-  providerMessageId: string;
-  /** Set for a first message from this customer: `contact.created` comes first. */
-  contactCreated?: { e164: string; waId: string | null };
-  /** Set when this message opened the thread: `conversation.started` comes before `message.received`. */
-  threadCreated?: boolean;
-}
-
-/**
- * The events of one stored inbound message, in order — `contact.created` and
- * `conversation.started` when they apply, then `message.received` — appended in ONE statement,
- * with the payload built from what the inbound path already holds. (Reading the payload back
- * from the message with joins, as insertMessageEvents does, halved the inbound rate: 341 against
- * 501 webhooks/s, docs/PERFORMANCE.md.) The `message.received` payload has the same keys as
- * insertMessageEvents' payload.
- */
-export async function recordInboundMessageEvents(tx: Tx, context: EventContext, facts: InboundEventFacts): Promise<void> {
-  const events: Array<Omit<NewEvent, 'correlationId' | 'metadata'>> = [];
-  if (facts.contactCreated) {
-    events.push({
-      orgId: facts.orgId, aggregateType: 'contact', aggregateId: facts.contactId, type: 'contact.created',
-      payload: { contact_id: facts.contactId, client_id: facts.clientId, e164: facts.contactCreated.e164, wa_id: facts.contactCreated.waId },
-    });
-  }
-  if (facts.threadCreated) {
-    events.push({
-      orgId: facts.orgId, aggregateType: 'thread', aggregateId: facts.threadId, type: 'conversation.started',
-      payload: { thread_id: facts.threadId, contact_id: facts.contactId, phone_number_ref: facts.phoneNumberRef },
-    });
-  }
-  events.push({
-    orgId: facts.orgId, aggregateType: 'message', aggregateId: facts.messageId, type: 'message.received',
-    payload: {
-      message_id: facts.messageId, thread_id: facts.threadId, contact_id: facts.contactId,
-      phone_number_ref: facts.phoneNumberRef, phone_number_id: facts.phoneNumberId,
-      direction: 'inbound', type: facts.type, status: 'received', error_code: null, error_title: null,
-      provider_message_id: facts.providerMessageId,
-    },
-  });
-  await insertEvents(tx, events.map((event) => ({ ...event, correlationId: context.correlationId, metadata: { source: context.source } })));
-}
-
 /** `message.queued` for an accepted outbound message (POST /v1/messages, OTP). */
 export async function recordMessageQueued(tx: Tx, context: EventContext, orgId: string, messageId: string): Promise<void> {
   await insertMessageEvents(tx, [{ orgId, messageId, type: 'message.queued', correlationId: context.correlationId, metadata: { source: context.source } }]);

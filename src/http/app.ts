@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { inboundRoutes } from '../inbound/inbound.routes.js';
 import { twilioRoutes } from '../inbound/twilio.routes.js';
+import { InboundBatcher, type InboundBatcherOptions } from '../inbound/ingest-batcher.js';
 import { messagesRoutes } from '../outbound/messages.routes.js';
 import { numbersRoutes } from '../numbers/numbers.routes.js';
 import { observeHttpDurations, opsRoutes } from '../ops/ops.routes.js';
@@ -68,6 +69,8 @@ export interface AppOptions {
   otp?: OtpSettings;
   /** `/v1` requests per minute per API key (per IP without a valid key); 0 disables. Default 6000. */
   rateLimit?: RateLimitOptions;
+  /** Group commit of inbound webhooks. Default: 100 webhooks per transaction, 2 transactions at once. */
+  inboundBatch?: InboundBatcherOptions;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -97,7 +100,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   observeHttpDurations(app);
   await app.register(opsRoutes, { db: options.db, loops: options.loops ?? [], isShuttingDown: options.isShuttingDown ?? (() => false) });
 
-  await app.register(inboundRoutes, { db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  const ingest = new InboundBatcher(options.db, options.inboundBatch);
+  // Runs once the server stopped taking requests: webhooks already acknowledged-to-be are committed first.
+  app.addHook('onClose', async () => ingest.drain());
+  await app.register(inboundRoutes, { ingest, db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
   const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
   app.addHook('onClose', async () => events.close());
   // Login is the one unauthenticated /v1 write: a much lower limit per IP stops password guessing.
@@ -108,7 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     rejectUnstorableInput(scope);
     await scope.register(loginRoutes, { db: options.db });
   });
-  await app.register(twilioRoutes, { db: options.db, cipher: options.cipher, publicBaseUrl: options.publicBaseUrl });
+  await app.register(twilioRoutes, { ingest, db: options.db, cipher: options.cipher, publicBaseUrl: options.publicBaseUrl });
   await app.register(async (api) => {
     requireApiKey(api, options.db, await createRateLimitHook(api, options.rateLimit ?? { perMinute: DEFAULT_RATE_LIMIT_PER_MINUTE }));
     rejectUnstorableInput(api);

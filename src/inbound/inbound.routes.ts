@@ -16,7 +16,7 @@ import { metrics } from '../ops/metrics.js';
 import { AppError } from '../shared/errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import { insertDeadLetter } from './dead-letters.repository.js';
-import { ingestWebhookItems } from './inbound.service.js';
+import type { InboundBatcher } from './ingest-batcher.js';
 import { recordIngest } from './ingest.metrics.js';
 
 const RESULT_BY_STATUS: Record<number, string> = {
@@ -28,6 +28,8 @@ export const META_WEBHOOK_BODY_LIMIT = 3 * 1024 * 1024;
 
 export interface InboundRoutesOptions {
   db: Db;
+  /** Stores parsed webhooks (group commit); resolves after commit. */
+  ingest: InboundBatcher;
   appSecret: string;
   /** The verify token of the App Dashboard; undefined disables the handshake (403). */
   verifyToken: string | undefined;
@@ -90,7 +92,7 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
       });
       throw new AppError('invalid_json', 'webhook body is not valid JSON');
     }
-    const summary = await ingestWebhookItems(options.db, parseMetaWebhook(body), request.id);
+    const summary = await options.ingest.submit(parseMetaWebhook(body), request.id);
     recordIngest(summary);
     request.log.info({ webhook: summary }, 'meta webhook stored');
     return reply.status(200).send({ ok: true });

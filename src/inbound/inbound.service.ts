@@ -1,8 +1,10 @@
 /**
  * Inbound webhook processing (SPEC §4, PROTOCOL.md §1–2, §7): every item of one webhook POST is
  * routed and stored in ONE transaction, so the provider gets 200 only when all of it is durable,
- * and a retry of a failed POST finds nothing half-written. The items are provider-neutral
- * (`providers/types.ts`): Meta's and Twilio's parsers both produce them.
+ * and a retry of a failed POST finds nothing half-written. Several webhooks may share that
+ * transaction (ingestWebhookBatch, fed by the InboundBatcher): each is still all-or-nothing, and
+ * the batch's messages are stored in a fixed number of statements (store-messages.ts). The items
+ * are provider-neutral (`providers/types.ts`): Meta's and Twilio's parsers both produce them.
  *
  * - Messages: routed by `phone_number_id` (connected through the item's provider; for Meta it must
  *   belong to `entry.id`'s WABA), contact/client and thread upserted, message inserted once per
@@ -14,141 +16,21 @@
  *   with the webhook's request id. A blocked contact's messages are stored with
  *   `from_blocked_contact` and raise no events at all (subscribers never hear of them).
  */
-import type { Db, Tx } from '../db/database.js';
+import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { upsertContact } from '../contacts/contacts.repository.js';
 import * as messages from '../messages/messages.repository.js';
-import { findConnectedPhoneNumber, updateMessagingLimitTier } from '../numbers/numbers.repository.js';
-import type {
-  ParsedDeadLetter, ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem,
-} from '../providers/types.js';
-import { waIdToE164 } from '../shared/phone.js';
-import { reopenThread, upsertThread } from '../threads/threads.repository.js';
+import { updateMessagingLimitTier } from '../numbers/numbers.repository.js';
+import type { ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem } from '../providers/types.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';
+import { advanceMessageStatusWithEvent } from '../events/event-writer.js';
 import {
-  advanceMessageStatusWithEvent, type EventContext, recordInboundMessageEvents,
-} from '../events/event-writer.js';
-import { insertDeadLetter } from './dead-letters.repository.js';
+  deadLetter, emptySummary, type IngestContext, type IngestSummary, loadRoutes, routeOrDeadLetter, type WebhookSubmission,
+} from './ingest-context.js';
+import { storeInboundMessages } from './store-messages.js';
 
-/** What one webhook changed; also what the route logs. */
-export interface IngestSummary {
-  messagesStored: number;
-  duplicateMessages: number;
-  statusesApplied: number;
-  statusesIgnored: number;
-  statusesPending: number;
-  fieldEventsApplied: number;
-  deadLetters: number;
-  /** Stored messages per type, and dead letters per reason (for metrics, counted after commit). */
-  messageTypes: Record<string, number>;
-  deadLetterReasons: Record<string, number>;
-}
+export type { IngestSummary, WebhookSubmission } from './ingest-context.js';
 
-type Route = Awaited<ReturnType<typeof findConnectedPhoneNumber>>;
-
-interface Context {
-  tx: Tx;
-  correlationId: string | null;
-  routes: Map<string, Promise<Route>>;
-  summary: IngestSummary;
-  events: EventContext;
-}
-
-function route(ctx: Context, phoneNumberId: string): Promise<Route> {
-  let found = ctx.routes.get(phoneNumberId);
-  if (!found) {
-    found = findConnectedPhoneNumber(ctx.tx, phoneNumberId);
-    ctx.routes.set(phoneNumberId, found);
-  }
-  return found;
-}
-
-async function deadLetter(ctx: Context, item: Omit<ParsedDeadLetter, 'kind'>, orgId: string | null = null): Promise<void> {
-  ctx.summary.deadLetters++;
-  ctx.summary.deadLetterReasons[item.reason] = (ctx.summary.deadLetterReasons[item.reason] ?? 0) + 1;
-  await insertDeadLetter(ctx.tx, {
-    orgId,
-    provider: item.provider,
-    reason: item.reason,
-    detail: item.detail,
-    wabaId: item.wabaId,
-    phoneNumberId: item.phoneNumberId,
-    field: item.field,
-    payload: item.raw ?? null,
-    rawBody: null,
-    correlationId: ctx.correlationId,
-  });
-}
-
-/** Routes a message or status to its number, dead-lettering it when that is impossible. */
-async function routeOrDeadLetter(ctx: Context, item: ParsedInboundMessage | ParsedStatus): Promise<NonNullable<Route> | undefined> {
-  const number = await route(ctx, item.phoneNumberId);
-  const base = { provider: item.provider, wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw };
-  if (!number) {
-    await deadLetter(ctx, { ...base, reason: 'unroutable_phone_number', detail: `phone_number_id ${item.phoneNumberId} is not connected` });
-    return undefined;
-  }
-  if (number.provider !== item.provider) {
-    const detail = `phone_number_id ${item.phoneNumberId} is connected through ${number.provider}, not ${item.provider}`;
-    await deadLetter(ctx, { ...base, reason: 'provider_mismatch', detail }, number.org_id);
-    return undefined;
-  }
-  if (item.wabaId !== null && number.waba_id !== item.wabaId) {
-    await deadLetter(
-      ctx,
-      { ...base, reason: 'waba_mismatch', detail: `phone_number_id ${item.phoneNumberId} belongs to WABA ${number.waba_id}, not ${item.wabaId}` },
-      number.org_id,
-    );
-    return undefined;
-  }
-  return number;
-}
-
-async function storeMessage(ctx: Context, item: ParsedInboundMessage): Promise<void> {
-  const number = await routeOrDeadLetter(ctx, item);
-  if (!number) return;
-  const e164 = waIdToE164(item.waId);
-  if (!e164) {
-    await deadLetter(
-      ctx,
-      { provider: item.provider, wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw, reason: 'contact_without_phone', detail: `wa_id "${item.waId}" is not a phone number` },
-      number.org_id,
-    );
-    return;
-  }
-  const contact = await upsertContact(ctx.tx, {
-    orgId: number.org_id, e164, waId: item.waId, profileName: item.profileName, clientName: `Guest (${e164})`, activeAt: item.timestamp,
-  });
-  const thread = await upsertThread(ctx.tx, { orgId: number.org_id, phoneNumberRef: number.id, contactId: contact.id, inboundAt: item.timestamp });
-  const id = await messages.insertInboundMessage(ctx.tx, {
-    orgId: number.org_id,
-    threadId: thread.id,
-    phoneNumberRef: number.id,
-    type: item.type,
-    content: item.content,
-    wamid: item.providerMessageId,
-    providerTimestamp: item.timestamp,
-    raw: item.raw,
-    fromBlockedContact: contact.blocked,
-  });
-  if (!id) {
-    // A redelivery (the contact and thread already existed, so they raised their events the first time).
-    ctx.summary.duplicateMessages++;
-    return;
-  }
-  if (!contact.blocked) {
-    await recordInboundMessageEvents(ctx.tx, ctx.events, {
-      orgId: number.org_id, messageId: id, threadId: thread.id, contactId: contact.id, clientId: contact.clientId,
-      phoneNumberRef: number.id, phoneNumberId: item.phoneNumberId, type: item.type, providerMessageId: item.providerMessageId,
-      contactCreated: contact.created ? { e164, waId: item.waId } : undefined, threadCreated: thread.created,
-    });
-  }
-  ctx.summary.messagesStored++;
-  ctx.summary.messageTypes[item.type] = (ctx.summary.messageTypes[item.type] ?? 0) + 1;
-  if (thread.status === 'closed') await reopenThread(ctx.tx, number.org_id, thread.id);
-}
-
-async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
+async function applyStatus(ctx: IngestContext, item: ParsedStatus): Promise<void> {
   const number = await routeOrDeadLetter(ctx, item);
   if (!number) return;
   const error = item.errors[0];
@@ -175,7 +57,7 @@ async function applyStatus(ctx: Context, item: ParsedStatus): Promise<void> {
   else ctx.summary.statusesIgnored++;
 }
 
-async function applyFieldEvent(ctx: Context, item: ParsedFieldEvent): Promise<void> {
+async function applyFieldEvent(ctx: IngestContext, item: ParsedFieldEvent): Promise<void> {
   const value = item.value as Record<string, unknown> | null;
   if (item.field === 'account_update' && value && typeof value === 'object') {
     await applyAccountUpdate(ctx.tx, item.entryId, value);
@@ -216,30 +98,47 @@ function lockOrder(a: ParsedWebhookItem, b: ParsedWebhookItem): number {
 }
 
 /**
+ * Stores every item of several webhooks (Meta or Twilio) in ONE transaction, retried as a whole
+ * on deadlock: messages first, set-based for the whole batch, then statuses and field events one
+ * by one in one global lock order.
+ * @param submissions output of parseMetaWebhook or parseTwilioWebhook, one per webhook POST
+ * @returns one summary per submission, in order
+ * @throws database errors (nothing of the batch is stored; the route answers 503 so that the provider redelivers)
+ */
+export async function ingestWebhookBatch(db: Db, submissions: WebhookSubmission[]): Promise<IngestSummary[]> {
+  // Stable sort keeps the payload order of one customer's messages (they share a key).
+  const ordered = submissions.map((submission) => [...submission.items].sort(lockOrder));
+  return withTransaction(db, async (tx) => {
+    const routes = await loadRoutes(tx, submissions);
+    const contexts: IngestContext[] = submissions.map(({ correlationId }) => ({
+      tx, correlationId, routes, summary: emptySummary(), events: { correlationId, source: 'webhook' },
+    }));
+    const others: Array<{ ctx: IngestContext; item: Exclude<ParsedWebhookItem, ParsedInboundMessage> }> = [];
+    const inbound: Array<{ ctx: IngestContext; item: ParsedInboundMessage }> = [];
+    ordered.forEach((items, index) => {
+      for (const item of items) {
+        if (item.kind === 'message') inbound.push({ ctx: contexts[index]!, item });
+        else others.push({ ctx: contexts[index]!, item });
+      }
+    });
+    await storeInboundMessages(tx, inbound);
+    // Across the batch, not per webhook: two batches then take wamid locks in the same order.
+    others.sort((a, b) => lockOrder(a.item, b.item));
+    for (const { ctx, item } of others) {
+      if (item.kind === 'status') await applyStatus(ctx, item);
+      else if (item.kind === 'field_event') await applyFieldEvent(ctx, item);
+      else await deadLetter(ctx, item);
+    }
+    return contexts.map((ctx) => ctx.summary);
+  });
+}
+
+/**
  * Stores every item of one webhook (Meta or Twilio) in one transaction (retried on deadlock).
  * @param items output of parseMetaWebhook or parseTwilioWebhook
  * @throws database errors (the route answers 503 so that the provider redelivers)
  */
 export async function ingestWebhookItems(db: Db, items: ParsedWebhookItem[], correlationId: string | null): Promise<IngestSummary> {
-  // Stable sort keeps the payload order of one customer's messages (they share a key).
-  const ordered = [...items].sort(lockOrder);
-  return withTransaction(db, async (tx) => {
-    const ctx: Context = {
-      tx,
-      correlationId,
-      events: { correlationId, source: 'webhook' },
-      routes: new Map(),
-      summary: {
-        messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0,
-        messageTypes: {}, deadLetterReasons: {},
-      },
-    };
-    for (const item of ordered) {
-      if (item.kind === 'message') await storeMessage(ctx, item);
-      else if (item.kind === 'status') await applyStatus(ctx, item);
-      else if (item.kind === 'field_event') await applyFieldEvent(ctx, item);
-      else await deadLetter(ctx, item);
-    }
-    return ctx.summary;
-  });
+  const [summary] = await ingestWebhookBatch(db, [{ items, correlationId }]);
+  return summary!;
 }

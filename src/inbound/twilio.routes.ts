@@ -21,7 +21,7 @@ import { TWILIO_SIGNATURE_HEADER, verifyTwilioSignature } from '../providers/twi
 import { param, parseTwilioForm, parseTwilioWebhook, twilioBusinessAddress } from '../providers/twilio/webhook.parser.js';
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { ingestWebhookItems } from './inbound.service.js';
+import type { InboundBatcher } from './ingest-batcher.js';
 import { recordIngest } from './ingest.metrics.js';
 
 /** Paths Twilio may be configured to call; the path is covered by the signature. */
@@ -39,6 +39,8 @@ const RESULT_BY_STATUS: Record<number, string> = {
 
 export interface TwilioRoutesOptions {
   db: Db;
+  /** Stores parsed webhooks (group commit); resolves after commit. */
+  ingest: InboundBatcher;
   /** Decrypts the Auth Tokens stored on Twilio numbers. */
   cipher: TokenCipher;
   /**
@@ -80,7 +82,7 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
       throw new AppError('forbidden', 'missing or invalid X-Twilio-Signature');
     }
     // A sender that is not connected (verified with its account's token) is dead-lettered by the service.
-    const summary = await ingestWebhookItems(options.db, parseTwilioWebhook(params, new Date()), request.id);
+    const summary = await options.ingest.submit(parseTwilioWebhook(params, new Date()), request.id);
     recordIngest(summary);
     request.log.info({ webhook: summary }, 'twilio webhook stored');
     return EMPTY_TWIML;

@@ -1,5 +1,5 @@
 /**
- * SQL for messages: inbound inserts deduplicated by wamid, outbound inserts keyed by
+ * SQL for messages (inbound batches: inbound/inbound-messages.repository.ts): outbound inserts keyed by
  * Idempotency-Key, forward-only status updates, statuses that arrive before their wamid
  * (`pending_statuses`), and the message page of a thread.
  */
@@ -12,35 +12,6 @@ import type { KeysetPosition } from '../threads/threads.repository.js';
 type Executor = Db | Tx;
 
 export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'played' | 'failed';
-
-/**
- * Inserts an inbound message unless this number already has its wamid.
- * @returns the new id, or undefined for a duplicate (a redelivered webhook)
- */
-export async function insertInboundMessage(
-  tx: Tx,
-  values: {
-    orgId: string;
-    threadId: string;
-    phoneNumberRef: string;
-    type: string;
-    content: Record<string, unknown>;
-    wamid: string;
-    providerTimestamp: Date;
-    raw: unknown;
-    /** The contact is blocked: the message is kept but flagged (and raises no events). */
-    fromBlockedContact?: boolean;
-  },
-): Promise<string | undefined> {
-  const result = await sql<{ id: string }>`
-    INSERT INTO messages (org_id, thread_id, phone_number_ref, direction, type, content, provider_message_id, status, provider_timestamp, raw,
-                          from_blocked_contact)
-    VALUES (${values.orgId}, ${values.threadId}, ${values.phoneNumberRef}, 'inbound', ${values.type}, ${toJsonb(values.content)}::jsonb,
-            ${values.wamid}, 'received', ${values.providerTimestamp}, ${toJsonb(values.raw)}::jsonb, ${values.fromBlockedContact ?? false})
-    ON CONFLICT (org_id, phone_number_ref, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
-    RETURNING id`.execute(tx);
-  return result.rows[0]?.id;
-}
 
 /**
  * Inserts an outbound message in `queued`.

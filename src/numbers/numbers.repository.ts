@@ -148,21 +148,32 @@ export async function listConnectedTwilioNumbers(db: Executor) {
     .execute();
 }
 
+/** A connected number as webhook routing sees it: its provider and WABA id (null for Twilio, which has no WABA). */
+export interface ConnectedPhoneNumber {
+  id: string;
+  org_id: string;
+  provider: PhoneNumberRow['provider'];
+  waba_id: string | null;
+  status: PhoneNumberStatus;
+  phone_number_id: string;
+}
+
 /**
- * Routing for inbound webhooks: the connected number with this phone_number_id, its provider and
- * its WABA id (null for Twilio numbers, which have no WABA).
+ * Routing for inbound webhooks: the connected numbers with these phone_number_ids (at most one
+ * each: partial unique index), in one query for a whole inbound batch.
  */
-export async function findConnectedPhoneNumber(
-  db: Executor,
-  phoneNumberId: string,
-): Promise<{ id: string; org_id: string; provider: PhoneNumberRow['provider']; waba_id: string | null; status: PhoneNumberRow['status'] } | undefined> {
-  return db
-    .selectFrom('phone_numbers')
-    .leftJoin('wabas', (join) => join.onRef('wabas.org_id', '=', 'phone_numbers.org_id').onRef('wabas.id', '=', 'phone_numbers.waba_ref'))
-    .select(['phone_numbers.id', 'phone_numbers.org_id', 'phone_numbers.provider', 'wabas.waba_id', 'phone_numbers.status'])
-    .where('phone_numbers.phone_number_id', '=', phoneNumberId)
-    .where('phone_numbers.status', '<>', 'disconnected')
-    .executeTakeFirst();
+export async function findConnectedPhoneNumbers(db: Executor, phoneNumberIds: string[]): Promise<ConnectedPhoneNumber[]> {
+  if (phoneNumberIds.length === 0) return [];
+  const result = await sql<ConnectedPhoneNumber>`/* prepared: inbound_find_numbers */
+    SELECT p.id, p.org_id, p.provider, w.waba_id, p.status, p.phone_number_id
+    FROM phone_numbers p LEFT JOIN wabas w ON w.org_id = p.org_id AND w.id = p.waba_ref
+    WHERE p.phone_number_id = any(${phoneNumberIds}::text[]) AND p.status <> 'disconnected'`.execute(db);
+  return result.rows;
+}
+
+/** The connected number with this phone_number_id, if any (findConnectedPhoneNumbers for one). */
+export async function findConnectedPhoneNumber(db: Executor, phoneNumberId: string): Promise<ConnectedPhoneNumber | undefined> {
+  return (await findConnectedPhoneNumbers(db, [phoneNumberId]))[0];
 }
 
 /** A number of the organization by Meta's phone_number_id (any status). */

@@ -17,6 +17,10 @@ export const metrics = {
   inboundMessages: new Counter({
     name: 'wahub_inbound_messages_total', help: 'Inbound messages stored, by type', labelNames: ['type'] as const, registers: [registry],
   }),
+  inboundBatchSize: new Histogram({
+    name: 'wahub_inbound_batch_webhooks', help: 'Webhooks committed together in one inbound transaction (group commit)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers: [registry],
+  }),
   statuses: new Counter({
     name: 'wahub_statuses_total', help: 'Delivery statuses by outcome (applied, ignored, pending)', labelNames: ['result'] as const, registers: [registry],
   }),

@@ -47,10 +47,10 @@ export async function numbersByStatus(db: Db): Promise<Record<string, number>> {
   return Object.fromEntries(result.rows.map((row) => [row.status, Number(row.n)]));
 }
 
-/** Age (s) of the oldest unpublished domain event (partial index outbox_events_unpublished_idx). */
+/** Age (s) of the oldest unpublished domain event, the first in `seq` order (partial index outbox_events_unpublished_seq_idx). */
 export async function relayLagSeconds(db: Db): Promise<number> {
   const result = await sql<{ lag: number | null }>`
-    SELECT extract(epoch FROM now() - min(created_at))::float8 AS lag FROM outbox_events WHERE published_at IS NULL`.execute(db);
+    SELECT extract(epoch FROM now() - created_at)::float8 AS lag FROM outbox_events WHERE published_at IS NULL ORDER BY seq LIMIT 1`.execute(db);
   return Math.max(0, result.rows[0]?.lag ?? 0);
 }
 

@@ -37,8 +37,56 @@ export async function upsertThread(
   return { id: row.id, status: row.status, ownerOperatorId: row.owner_operator_id, lastInboundAt: row.last_inbound_at, created: row.created };
 }
 
-export async function reopenThread(tx: Tx, orgId: string, threadId: string): Promise<void> {
-  await tx.updateTable('threads').set({ status: 'open' }).where('org_id', '=', orgId).where('id', '=', threadId).execute();
+/** One (business number, contact) of an inbound batch (see upsertInboundThreads). */
+export interface InboundThreadInput {
+  orgId: string;
+  phoneNumberRef: string;
+  contactId: string;
+  /** Time of the latest inbound message of this thread in the batch. */
+  inboundAt: Date;
+}
+
+export interface UpsertedInboundThread extends UpsertedThread {
+  orgId: string;
+  phoneNumberRef: string;
+  contactId: string;
+}
+
+/**
+ * upsertThread for a batch of inbound messages in one statement: rows are inserted (or locked and
+ * advanced) in input order, so callers pass inputs sorted by one key and concurrent batches lock in
+ * one order. last_inbound_at and last_message_at only move forward.
+ * @param inputs distinct (orgId, phoneNumberRef, contactId) triples (a row cannot be upserted twice in one statement)
+ * @returns the threads, in no particular order (match them by orgId, phoneNumberRef, contactId)
+ */
+export async function upsertInboundThreads(tx: Tx, inputs: InboundThreadInput[]): Promise<UpsertedInboundThread[]> {
+  if (inputs.length === 0) return [];
+  const result = await sql<{
+    id: string; org_id: string; phone_number_ref: string; contact_id: string; status: 'open' | 'closed';
+    owner_operator_id: string | null; last_inbound_at: Date | null; created: boolean;
+  }>`/* prepared: inbound_upsert_threads */
+    INSERT INTO threads AS t (org_id, phone_number_ref, contact_id, last_inbound_at, last_message_at)
+    SELECT org_id, phone_number_ref, contact_id, inbound_at, inbound_at
+    FROM unnest(${inputs.map((i) => i.orgId)}::uuid[], ${inputs.map((i) => i.phoneNumberRef)}::uuid[], ${inputs.map((i) => i.contactId)}::uuid[],
+                ${inputs.map((i) => i.inboundAt)}::timestamptz[]) WITH ORDINALITY AS x(org_id, phone_number_ref, contact_id, inbound_at, ord)
+    ORDER BY ord
+    ON CONFLICT (org_id, phone_number_ref, contact_id) DO UPDATE SET
+      last_inbound_at = greatest(t.last_inbound_at, excluded.last_inbound_at),
+      last_message_at = greatest(t.last_message_at, excluded.last_message_at)
+    RETURNING id, org_id, phone_number_ref, contact_id, status, owner_operator_id, last_inbound_at, (xmax = 0) AS created`.execute(tx);
+  return result.rows.map((row) => ({
+    id: row.id, orgId: row.org_id, phoneNumberRef: row.phone_number_ref, contactId: row.contact_id, status: row.status,
+    ownerOperatorId: row.owner_operator_id, lastInboundAt: row.last_inbound_at, created: row.created,
+  }));
+}
+
+/** Reopens closed threads that just received an inbound message (one statement for a batch). */
+export async function reopenThreads(tx: Tx, threads: Array<{ orgId: string; id: string }>): Promise<void> {
+  if (threads.length === 0) return;
+  await sql`
+    UPDATE threads t SET status = 'open'
+    FROM unnest(${threads.map((t) => t.orgId)}::uuid[], ${threads.map((t) => t.id)}::uuid[]) AS x(org_id, id)
+    WHERE t.org_id = x.org_id AND t.id = x.id AND t.status = 'closed'`.execute(tx);
 }
 
 /** Advances last_message_at (outbound sends); never moves it back. */

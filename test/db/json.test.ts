@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toJsonb } from '../../src/db/json.js';
+import { asStoredText, toJsonb } from '../../src/db/json.js';
 
 describe('toJsonb', () => {
   it('replaces NUL characters, which jsonb refuses, with U+FFFD', () => {
@@ -22,5 +22,18 @@ describe('toJsonb', () => {
 
   it('serialises undefined as null', () => {
     expect(toJsonb(undefined)).toBe('null');
+  });
+});
+
+describe('asStoredText', () => {
+  it('gives the text toJsonb stores: NUL and lone surrogates become U+FFFD, pairs and the rest are kept', () => {
+    const value = 'a\u0000b\ud800c\udfffd🙂\udbff';
+    expect(asStoredText(value)).toBe('a\ufffdb\ufffdc\ufffdd🙂\ufffd');
+    expect(asStoredText(value)).toBe((JSON.parse(toJsonb({ value })) as { value: string }).value);
+  });
+
+  it('gives the text pg sends for a text parameter, which writes a lone surrogate as U+FFFD', () => {
+    const value = 'x\udfffy\ud83d\ude42';
+    expect(asStoredText(value)).toBe(Buffer.from(value, 'utf8').toString('utf8'));
   });
 });

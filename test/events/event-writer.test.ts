@@ -51,6 +51,13 @@ describe('events of inbound webhooks', () => {
       thread_id: conversation!.aggregate_id, contact_id: contact!.aggregate_id, phone_number_ref: number.id,
       phone_number_id: number.phoneNumberId, direction: 'inbound', type: 'text', status: 'received',
     });
+    // The same keys as every other message event (insertMessageEvents), never the content.
+    expect(Object.keys(received!.payload).sort()).toEqual([
+      'contact_id', 'direction', 'error_code', 'error_title', 'message_id', 'phone_number_id', 'phone_number_ref', 'provider_message_id', 'status',
+      'thread_id', 'type',
+    ]);
+    expect(received!.payload).toMatchObject({ message_id: received!.aggregate_id, error_code: null, error_title: null });
+    expect(Object.keys(contact!.payload).sort()).toEqual(['client_id', 'contact_id', 'e164', 'wa_id']);
     expect(JSON.stringify(received!.payload)).not.toContain('secret words');
     expect(received!.metadata).toEqual({ source: 'webhook' });
   });

@@ -11,6 +11,7 @@
 import { Agent, request } from 'undici';
 import { classifyMetaError, type MetaErrorClass } from './errors.js';
 import { parseJsonOrNull } from '../../shared/json-or-null.js';
+import { transportFailure } from '../transport-failure.js';
 
 export interface GraphApiError {
   class: MetaErrorClass;
@@ -109,8 +110,7 @@ export class GraphApiClient {
       }
       return { ok: false, error: errorFromBody(response.statusCode, json) };
     } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      return { ok: false, error: { class: 'retryable', code: null, title: message, details: null, httpStatus: null } };
+      return { ok: false, error: transportFailure(error) };
     }
   }
 
@@ -138,8 +138,7 @@ export class GraphApiClient {
       if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true, data: json as T };
       return { ok: false, error: errorFromBody(response.statusCode, json) };
     } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      return { ok: false, error: { class: 'retryable', code: null, title: message, details: null, httpStatus: null } };
+      return { ok: false, error: transportFailure(error) };
     }
   }
 

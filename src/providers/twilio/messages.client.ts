@@ -12,6 +12,7 @@ import type { MessageSender, ProviderSendError, ProviderSendResult, SendRequest 
 import { classifyTwilioError } from './errors.js';
 import { buildTwilioSendRequest } from './send.request.js';
 import { parseJsonOrNull } from '../../shared/json-or-null.js';
+import { transportFailure } from '../transport-failure.js';
 
 export interface TwilioClientOptions {
   /** `https://api.twilio.com`, or the simulator. */
@@ -82,8 +83,7 @@ export class TwilioMessagesClient implements MessageSender {
       }
       return { ok: false, error: errorFromBody(response.statusCode, json) };
     } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      return { ok: false, error: { class: 'retryable', code: null, title: message, details: null, httpStatus: null } };
+      return { ok: false, error: transportFailure(error) };
     }
   }
 
