@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { TransactionConflictError } from '../db/errors.js';
 
+/** One customer number to find or create (upsertContacts). */
 export interface UpsertContactInput {
   orgId: string;
   /** Customer number, E.164 (`+14155550123`). */
@@ -15,93 +16,32 @@ export interface UpsertContactInput {
   profileName: string | null;
   /** Name of the client created with a new contact, e.g. `Guest (+14155550123)`. */
   clientName: string;
-  /** Time of an inbound message, to advance last_active_at; null for outbound-initiated upserts. */
+  /** Time of the customer's latest inbound message, to advance last_active_at; null for outbound-initiated upserts. */
   activeAt: Date | null;
 }
 
 export interface UpsertedContact {
   id: string;
   clientId: string;
+  orgId: string;
+  e164: string;
   created: boolean;
   /** True when the contact is blocked (its inbound messages are flagged and raise no events). */
   blocked: boolean;
 }
 
-async function updateExisting(tx: Tx, input: UpsertContactInput): Promise<UpsertedContact | undefined> {
-  // A late redelivery of an older message must not bring back an older profile name.
-  const profileName = sql`CASE WHEN ${input.activeAt}::timestamptz < last_active_at THEN profile_name
-                               ELSE coalesce(${input.profileName}, profile_name) END`;
-  const waId = sql`coalesce(${input.waId}, wa_id)`;
-  const lastActiveAt = sql`greatest(last_active_at, ${input.activeAt}::timestamptz)`;
-  const row = await sql<{ id: string; client_id: string; blocked: boolean }>`
-    UPDATE contacts SET
-      profile_name = ${profileName},
-      wa_id = ${waId},
-      last_active_at = ${lastActiveAt},
-      -- A replayed webhook changes nothing, updated_at included.
-      updated_at = CASE WHEN (${profileName}, ${waId}, ${lastActiveAt}) IS DISTINCT FROM (profile_name, wa_id, last_active_at)
-                        THEN now() ELSE updated_at END
-    WHERE org_id = ${input.orgId} AND e164 = ${input.e164}
-    RETURNING id, client_id, blocked_at IS NOT NULL AS blocked`.execute(tx);
-  const found = row.rows[0];
-  return found && { id: found.id, clientId: found.client_id, created: false, blocked: found.blocked };
-}
+/** Map key of a contact: (org, E.164) is unique. */
+export const contactKey = (orgId: string, e164: string) => `${orgId}\u0000${e164}`;
 
 /**
- * Returns the organization's contact for a number, creating it with a new client when missing.
- * Safe under concurrency: the insert is `ON CONFLICT (org_id, e164) DO UPDATE`, so 50 parallel
- * first messages from one customer end with one contact and one client (the losers' freshly
- * created clients are deleted again before commit).
+ * Returns the organization's contact for a number, creating it with a new client when missing
+ * (upsertContacts for one; outbound-initiated conversations).
+ * @throws TransactionConflictError when the contact vanished between two statements (retry the transaction)
  */
 export async function upsertContact(tx: Tx, input: UpsertContactInput): Promise<UpsertedContact> {
-  const existing = await updateExisting(tx, input);
-  if (existing) return existing;
-  const result = await sql<{ id: string; client_id: string; new_client_id: string; blocked: boolean }>`
-    WITH new_client AS (
-      INSERT INTO clients (org_id, name) VALUES (${input.orgId}, ${input.clientName}) RETURNING id
-    ), new_preferences AS (
-      -- Every client has its preferences row, with the defaults (issue 5).
-      INSERT INTO client_preferences (org_id, client_id) SELECT ${input.orgId}, id FROM new_client
-    )
-    INSERT INTO contacts AS c (org_id, client_id, e164, wa_id, profile_name, last_active_at)
-    SELECT ${input.orgId}, new_client.id, ${input.e164}, ${input.waId}, ${input.profileName}, ${input.activeAt}::timestamptz
-    FROM new_client
-    ON CONFLICT (org_id, e164) DO UPDATE SET
-      profile_name = CASE WHEN excluded.last_active_at < c.last_active_at THEN c.profile_name
-                          ELSE coalesce(excluded.profile_name, c.profile_name) END,
-      wa_id = coalesce(excluded.wa_id, c.wa_id),
-      last_active_at = greatest(c.last_active_at, excluded.last_active_at),
-      updated_at = now()
-    RETURNING c.id, c.client_id, (SELECT id FROM new_client) AS new_client_id, c.blocked_at IS NOT NULL AS blocked`.execute(tx);
-  const row = result.rows[0]!;
-  if (row.client_id !== row.new_client_id) {
-    // Another transaction created the contact first; our client is an orphan (its preferences cascade).
-    await tx.deleteFrom('clients').where('org_id', '=', input.orgId).where('id', '=', row.new_client_id).execute();
-    return { id: row.id, clientId: row.client_id, created: false, blocked: row.blocked };
-  }
-  return { id: row.id, clientId: row.client_id, created: true, blocked: false };
+  const [contact] = await upsertContacts(tx, [input]);
+  return contact!;
 }
-
-/** One customer of an inbound batch (see upsertInboundContacts). */
-export interface InboundContactInput {
-  orgId: string;
-  /** Customer number, E.164. */
-  e164: string;
-  /** Meta wa_id (digits), when known. */
-  waId: string | null;
-  profileName: string | null;
-  clientName: string;
-  /** Time of the customer's latest message in the batch. */
-  activeAt: Date;
-}
-
-export interface UpsertedInboundContact extends UpsertedContact {
-  orgId: string;
-  e164: string;
-}
-
-/** Map key of a contact in an inbound batch: (org, E.164) is unique. */
-export const inboundContactKey = (orgId: string, e164: string) => `${orgId}\u0000${e164}`;
 
 /**
  * How far an inbound message must be ahead of a contact's `last_active_at` to move it (a message
@@ -114,13 +54,14 @@ export const inboundContactKey = (orgId: string, e164: string) => `${orgId}\u000
 export const LAST_ACTIVE_AT_PRECISION_SECONDS = 60;
 
 /**
- * Contacts for a batch of inbound messages, in one statement when they all exist (the steady
- * state), whatever the batch size:
- * - existing contacts are locked in input order: `FOR NO KEY UPDATE` and updated as upsertContact
- *   does when a message changes them (a newer profile name, a wa_id, last_active_at
- *   LAST_ACTIVE_AT_PRECISION_SECONDS or more behind), `FOR KEY SHARE` otherwise (an erasure then
- *   waits for the batch; neither mode blocks other batches' foreign-key checks);
- * - missing ones are inserted with their clients and preferences (insertInboundContacts).
+ * Contacts for a batch of inbound messages (or for one outbound-initiated conversation), in one
+ * statement when they all exist (the steady state), whatever the batch size:
+ * - existing contacts are locked in input order: `FOR NO KEY UPDATE` and updated when a message
+ *   changes them (a newer profile name, a wa_id, last_active_at LAST_ACTIVE_AT_PRECISION_SECONDS
+ *   or more behind), `FOR KEY SHARE` otherwise (an erasure then waits for the transaction; neither
+ *   mode blocks other transactions' foreign-key checks);
+ * - missing ones are inserted with their clients and preferences (insertContacts); 50 parallel
+ *   first messages of one customer end with one contact and one client.
  *
  * @param inputs distinct (orgId, e164) pairs, SORTED by (orgId, e164): batches then lock the
  *   contacts they update in one global order and wait for each other instead of deadlocking (the
@@ -128,7 +69,7 @@ export const LAST_ACTIVE_AT_PRECISION_SECONDS = 60;
  * @returns one contact per input, in input order
  * @throws TransactionConflictError when a contact vanished between two statements (retry the transaction)
  */
-export async function upsertInboundContacts(tx: Tx, inputs: InboundContactInput[]): Promise<UpsertedInboundContact[]> {
+export async function upsertContacts(tx: Tx, inputs: UpsertContactInput[]): Promise<UpsertedContact[]> {
   if (inputs.length === 0) return [];
   // A late redelivery of an older message must not bring back an older profile name.
   const profileName = sql`CASE WHEN x.active_at < c.last_active_at THEN c.profile_name ELSE coalesce(x.profile_name, c.profile_name) END`;
@@ -138,7 +79,7 @@ export async function upsertInboundContacts(tx: Tx, inputs: InboundContactInput[
                                   OR x.active_at >= c.last_active_at + ${LAST_ACTIVE_AT_PRECISION_SECONDS} * interval '1 second'
                                   OR (x.active_at > c.last_active_at AND x.profile_name IS DISTINCT FROM c.profile_name AND x.profile_name IS NOT NULL)
                                 THEN x.active_at ELSE c.last_active_at END`;
-  const found = await sql<{ ord: string; id: string; client_id: string; blocked: boolean; changes: boolean }>`/* prepared: inbound_lock_contacts */
+  const found = await sql<{ ord: string; id: string; client_id: string; blocked: boolean; changes: boolean }>`/* prepared: lock_contacts */
     WITH input AS (
       SELECT * FROM unnest(${inputs.map((i) => i.orgId)}::uuid[], ${inputs.map((i) => i.e164)}::text[], ${inputs.map((i) => i.waId)}::text[],
                            ${inputs.map((i) => i.profileName)}::text[], ${inputs.map((i) => i.activeAt)}::timestamptz[])
@@ -156,7 +97,7 @@ export async function upsertInboundContacts(tx: Tx, inputs: InboundContactInput[
     ), kept AS (
       -- Unchanged contacts are only share-locked, so that an erasure cannot delete them before the
       -- threads and messages that reference them commit; an erased one drops out here and is
-      -- created again by insertInboundContacts, under a new client.
+      -- created again by insertContacts, under a new client.
       SELECT f.ord, c.id, c.client_id, c.blocked_at IS NOT NULL AS blocked, false AS changes
       FROM found f JOIN contacts c ON c.org_id = f.org_id AND c.id = f.id
       WHERE NOT f.changes
@@ -169,7 +110,7 @@ export async function upsertInboundContacts(tx: Tx, inputs: InboundContactInput[
     // A statement of its own: updating while still taking locks (as one statement's lazily read
     // lock CTE does) makes other batches' inserts wait for this one's unfinished update.
     const rows = changing.map((row) => ({ ...inputs[Number(row.ord) - 1]!, id: row.id }));
-    await sql`/* prepared: inbound_update_contacts */
+    await sql`/* prepared: update_contacts */
       UPDATE contacts c SET
         profile_name = ${profileName},
         wa_id = ${waId},
@@ -179,31 +120,31 @@ export async function upsertInboundContacts(tx: Tx, inputs: InboundContactInput[
                   ${rows.map((r) => r.profileName)}::text[], ${rows.map((r) => r.activeAt)}::timestamptz[]) AS x(org_id, id, wa_id, profile_name, active_at)
       WHERE c.org_id = x.org_id AND c.id = x.id`.execute(tx);
   }
-  const results: Array<UpsertedInboundContact | undefined> = new Array(inputs.length);
+  const results: Array<UpsertedContact | undefined> = new Array(inputs.length);
   for (const row of found.rows) {
     const input = inputs[Number(row.ord) - 1]!;
     results[Number(row.ord) - 1] = { id: row.id, clientId: row.client_id, created: false, blocked: row.blocked, orgId: input.orgId, e164: input.e164 };
   }
   const missing = inputs.filter((_input, index) => !results[index]);
   if (missing.length > 0) {
-    const inserted = await insertInboundContacts(tx, missing);
+    const inserted = await insertContacts(tx, missing);
     inputs.forEach((input, index) => {
-      results[index] ??= inserted.get(inboundContactKey(input.orgId, input.e164));
+      results[index] ??= inserted.get(contactKey(input.orgId, input.e164));
     });
   }
   return results.map((result) => result!);
 }
 
 /**
- * The missing half of upsertInboundContacts: new contacts with new clients. A contact another
+ * The missing half of upsertContacts: new contacts with new clients. A contact another
  * transaction created since (an insert race) is left as it is (`ON CONFLICT DO NOTHING`, which
- * never waits for that transaction's locks, so lock order stays as upsertInboundContacts says),
+ * never waits for that transaction's locks, so lock order stays as upsertContacts says),
  * share-locked and read back; our client for it is an orphan and deleted again.
  */
-async function insertInboundContacts(tx: Tx, inputs: InboundContactInput[]): Promise<Map<string, UpsertedInboundContact>> {
+async function insertContacts(tx: Tx, inputs: UpsertContactInput[]): Promise<Map<string, UpsertedContact>> {
   // Client ids are chosen here so that each contact row can name its client in the same statement.
   const clientIds: string[] = inputs.map(() => randomUUID());
-  const result = await sql<{ id: string; client_id: string; org_id: string; e164: string }>`/* prepared: inbound_insert_contacts */
+  const result = await sql<{ id: string; client_id: string; org_id: string; e164: string }>`/* prepared: insert_contacts */
     WITH input AS (
       SELECT * FROM unnest(${clientIds}::uuid[], ${inputs.map((i) => i.orgId)}::uuid[], ${inputs.map((i) => i.e164)}::text[],
                            ${inputs.map((i) => i.waId)}::text[], ${inputs.map((i) => i.profileName)}::text[],
@@ -219,11 +160,11 @@ async function insertInboundContacts(tx: Tx, inputs: InboundContactInput[]): Pro
     SELECT org_id, client_id, e164, wa_id, profile_name, active_at FROM input ORDER BY ord
     ON CONFLICT (org_id, e164) DO NOTHING
     RETURNING c.id, c.client_id, c.org_id, c.e164`.execute(tx);
-  const contacts = new Map<string, UpsertedInboundContact>();
+  const contacts = new Map<string, UpsertedContact>();
   for (const row of result.rows) {
-    contacts.set(inboundContactKey(row.org_id, row.e164), { id: row.id, clientId: row.client_id, created: true, blocked: false, orgId: row.org_id, e164: row.e164 });
+    contacts.set(contactKey(row.org_id, row.e164), { id: row.id, clientId: row.client_id, created: true, blocked: false, orgId: row.org_id, e164: row.e164 });
   }
-  const lost = inputs.flatMap((input, index) => (contacts.has(inboundContactKey(input.orgId, input.e164)) ? [] : [index]));
+  const lost = inputs.flatMap((input, index) => (contacts.has(contactKey(input.orgId, input.e164)) ? [] : [index]));
   if (lost.length === 0) return contacts;
   const winners = await sql<{ id: string; client_id: string; org_id: string; e164: string; blocked: boolean }>`
     WITH orphans AS (
@@ -237,9 +178,9 @@ async function insertInboundContacts(tx: Tx, inputs: InboundContactInput[]): Pro
     ORDER BY x.ord
     FOR KEY SHARE OF c`.execute(tx);
   for (const row of winners.rows) {
-    contacts.set(inboundContactKey(row.org_id, row.e164), { id: row.id, clientId: row.client_id, created: false, blocked: row.blocked, orgId: row.org_id, e164: row.e164 });
+    contacts.set(contactKey(row.org_id, row.e164), { id: row.id, clientId: row.client_id, created: false, blocked: row.blocked, orgId: row.org_id, e164: row.e164 });
   }
-  const vanished = inputs.find((input) => !contacts.has(inboundContactKey(input.orgId, input.e164)));
+  const vanished = inputs.find((input) => !contacts.has(contactKey(input.orgId, input.e164)));
   // Created and erased again between our two statements: the batch is retried (withTransaction).
   if (vanished) throw new TransactionConflictError(`contact ${vanished.e164} was erased while an inbound batch created it`);
   return contacts;

@@ -3,7 +3,7 @@
  * transaction, the relay's claim / order checks / publish stamp, retention, and the stream read of
  * Server-Sent Events.
  */
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { toJsonb } from '../db/json.js';
 import { EVENT_VERSION, type EventType, type NewEvent } from './event-types.js';
@@ -55,6 +55,36 @@ export interface MessageEventInput {
   metadata: Record<string, unknown>;
 }
 
+/** The SQL expression giving each field of a message event's payload (see messageEventPayload). */
+export interface MessageEventPayloadSql {
+  messageId: RawBuilder<unknown>;
+  threadId: RawBuilder<unknown>;
+  contactId: RawBuilder<unknown>;
+  phoneNumberRef: RawBuilder<unknown>;
+  phoneNumberId: RawBuilder<unknown>;
+  direction: RawBuilder<unknown>;
+  type: RawBuilder<unknown>;
+  status: RawBuilder<unknown>;
+  errorCode: RawBuilder<unknown>;
+  errorTitle: RawBuilder<unknown>;
+  providerMessageId: RawBuilder<unknown>;
+}
+
+/**
+ * The payload of every `message.*` event, built by PostgreSQL: one definition for the writers that
+ * read it from a stored message (insertMessageEvents) and from an inbound batch's input
+ * (inbound/inbound-messages.repository.ts). It holds the ids the inbox needs, direction, type,
+ * status and error; never the content. Pass fixed SQL (column references, literals) only, so that
+ * a prepared statement keeps one text.
+ */
+export function messageEventPayload(f: MessageEventPayloadSql): RawBuilder<unknown> {
+  return sql`jsonb_build_object(
+    'message_id', ${f.messageId}, 'thread_id', ${f.threadId}, 'contact_id', ${f.contactId},
+    'phone_number_ref', ${f.phoneNumberRef}, 'phone_number_id', ${f.phoneNumberId},
+    'direction', ${f.direction}, 'type', ${f.type}, 'status', ${f.status},
+    'error_code', ${f.errorCode}, 'error_title', ${f.errorTitle}, 'provider_message_id', ${f.providerMessageId})`;
+}
+
 /**
  * Appends message events whose payload is read from the message as it is now (inside the caller's
  * transaction): ids the inbox needs, direction, type, status and error; never the content.
@@ -66,11 +96,11 @@ export async function insertMessageEvents(tx: Tx, inputs: MessageEventInput[], o
   await sql`
     INSERT INTO outbox_events (org_id, aggregate_id, aggregate_type, event_type, event_version, payload, metadata, correlation_id)
     SELECT m.org_id, m.id, 'message', x.event_type, ${EVENT_VERSION},
-           jsonb_build_object(
-             'message_id', m.id, 'thread_id', m.thread_id, 'contact_id', t.contact_id,
-             'phone_number_ref', m.phone_number_ref, 'phone_number_id', p.phone_number_id,
-             'direction', m.direction, 'type', m.type, 'status', m.status,
-             'error_code', m.error_code, 'error_title', m.error_title, 'provider_message_id', m.provider_message_id),
+           ${messageEventPayload({
+             messageId: sql`m.id`, threadId: sql`m.thread_id`, contactId: sql`t.contact_id`, phoneNumberRef: sql`m.phone_number_ref`,
+             phoneNumberId: sql`p.phone_number_id`, direction: sql`m.direction`, type: sql`m.type`, status: sql`m.status`,
+             errorCode: sql`m.error_code`, errorTitle: sql`m.error_title`, providerMessageId: sql`m.provider_message_id`,
+           })},
            x.metadata::jsonb, x.correlation_id
     FROM unnest(${inputs.map((i) => i.orgId)}::uuid[], ${inputs.map((i) => i.messageId)}::uuid[], ${inputs.map((i) => i.type)}::text[],
                 ${inputs.map((i) => i.correlationId)}::text[], ${inputs.map((i) => toJsonb(i.metadata))}::text[])

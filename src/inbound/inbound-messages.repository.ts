@@ -1,14 +1,15 @@
 /**
  * SQL of an inbound batch's messages: the messages and their domain events in ONE statement. The
- * events (`contact.created`, `conversation.started`, `message.received`, with the same payloads as
- * insertMessageEvents and recordContactCreated give) are built by PostgreSQL from the rows just
- * inserted, so a duplicate (a redelivered wamid) raises none, and neither the payloads nor another
- * round trip cross the wire (bench/inbound: the batch's JSON was the largest write of the hub).
+ * events (`contact.created`, `conversation.started`, `message.received`, with the payloads
+ * recordContactCreated, recordConversationStarted and messageEventPayload give) are built by
+ * PostgreSQL from the rows just inserted, so a duplicate (a redelivered wamid) raises none, and
+ * neither the payloads nor another round trip cross the wire (bench/inbound: the batch's JSON was the largest write of the hub).
  */
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { asStoredText, toJsonb } from '../db/json.js';
 import { EVENT_VERSION } from '../events/event-types.js';
+import { messageEventPayload } from '../events/events.repository.js';
 
 /** One inbound message of a batch, with what its events need. */
 export interface InboundMessageRow {
@@ -103,9 +104,11 @@ export async function insertInboundMessagesWithEvents(tx: Tx, rows: InboundMessa
         FROM stored WHERE thread_created AND thread_rank = 1
         UNION ALL
         SELECT ord, 3, org_id, message_id, 'message', 'message.received',
-               jsonb_build_object('message_id', message_id, 'thread_id', thread_id, 'contact_id', contact_id, 'phone_number_ref', phone_number_ref,
-                                  'phone_number_id', phone_number_id, 'direction', 'inbound', 'type', type, 'status', 'received',
-                                  'error_code', NULL, 'error_title', NULL, 'provider_message_id', wamid),
+               ${messageEventPayload({
+                 messageId: sql`message_id`, threadId: sql`thread_id`, contactId: sql`contact_id`, phoneNumberRef: sql`phone_number_ref`,
+                 phoneNumberId: sql`phone_number_id`, direction: sql`'inbound'`, type: sql`type`, status: sql`'received'`,
+                 errorCode: sql`NULL`, errorTitle: sql`NULL`, providerMessageId: sql`wamid`,
+               })},
                correlation_id
         FROM stored
       ) e

@@ -85,14 +85,16 @@ async function applyFieldEvent(ctx: IngestContext, item: ParsedFieldEvent): Prom
   });
 }
 
+type OtherItem = Exclude<ParsedWebhookItem, ParsedInboundMessage>;
+
 /**
- * Messages in (customer, number) order: concurrent webhooks then lock contacts and threads in one order.
- * The customer comes first because a contact belongs to the organization, not to a number: ordered by
- * number first, a webhook with [A on number 1, B on number 2] and one with [B on number 1, A on
- * number 2] locked contacts A→B and B→A and deadlocked every time (test/inbound/races.test.ts).
+ * Statuses in (number, wamid) order, then field events and dead letters (stable: each kind keeps
+ * its payload order): two batches then take the statuses' locks in one global order. Messages need
+ * no such sort: storeInboundMessages locks contacts and threads in key order itself
+ * (test/inbound/races.test.ts, group-commit-contacts.test.ts).
  */
-function lockOrder(a: ParsedWebhookItem, b: ParsedWebhookItem): number {
-  const key = (item: ParsedWebhookItem) => (item.kind === 'message' ? `0:${item.waId}:${item.phoneNumberId}` : item.kind === 'status' ? `1:${item.phoneNumberId}:${item.providerMessageId}` : '2');
+function lockOrder(a: OtherItem, b: OtherItem): number {
+  const key = (item: OtherItem) => (item.kind === 'status' ? `0:${item.phoneNumberId}:${item.providerMessageId}` : '1');
   const [ka, kb] = [key(a), key(b)];
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
@@ -106,21 +108,20 @@ function lockOrder(a: ParsedWebhookItem, b: ParsedWebhookItem): number {
  * @throws database errors (nothing of the batch is stored; the route answers 503 so that the provider redelivers)
  */
 export async function ingestWebhookBatch(db: Db, submissions: WebhookSubmission[]): Promise<IngestSummary[]> {
-  // Stable sort keeps the payload order of one customer's messages (they share a key).
-  const ordered = submissions.map((submission) => [...submission.items].sort(lockOrder));
   return withTransaction(db, async (tx) => {
     const routes = await loadRoutes(tx, submissions);
     const contexts: IngestContext[] = submissions.map(({ correlationId }) => ({
       tx, correlationId, routes, summary: emptySummary(), events: { correlationId, source: 'webhook' },
     }));
-    const others: Array<{ ctx: IngestContext; item: Exclude<ParsedWebhookItem, ParsedInboundMessage> }> = [];
+    const others: Array<{ ctx: IngestContext; item: OtherItem }> = [];
     const inbound: Array<{ ctx: IngestContext; item: ParsedInboundMessage }> = [];
-    ordered.forEach((items, index) => {
+    submissions.forEach(({ items }, index) => {
       for (const item of items) {
         if (item.kind === 'message') inbound.push({ ctx: contexts[index]!, item });
         else others.push({ ctx: contexts[index]!, item });
       }
     });
+    // In payload order, within a webhook and across the batch.
     await storeInboundMessages(tx, inbound);
     // Across the batch, not per webhook: two batches then take wamid locks in the same order.
     others.sort((a, b) => lockOrder(a.item, b.item));

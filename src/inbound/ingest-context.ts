@@ -23,9 +23,6 @@ export interface IngestSummary {
   deadLetterReasons: Record<string, number>;
 }
 
-/** A connected business number, as routing finds it. */
-export type Route = ConnectedPhoneNumber;
-
 /** One webhook of a batch: its items and the request id its events are correlated with. */
 export interface WebhookSubmission {
   items: ParsedWebhookItem[];
@@ -37,7 +34,7 @@ export interface IngestContext {
   tx: Tx;
   correlationId: string | null;
   /** Shared by every webhook of the batch: phone_number_id → connected number (absent: not connected). */
-  routes: Map<string, Route>;
+  routes: Map<string, ConnectedPhoneNumber>;
   summary: IngestSummary;
   events: EventContext;
 }
@@ -50,7 +47,7 @@ export function emptySummary(): IngestSummary {
 }
 
 /** Looks up every business number the batch's messages and statuses name, in one query. */
-export async function loadRoutes(tx: Tx, submissions: WebhookSubmission[]): Promise<Map<string, Route>> {
+export async function loadRoutes(tx: Tx, submissions: WebhookSubmission[]): Promise<Map<string, ConnectedPhoneNumber>> {
   const ids = new Set<string>();
   for (const submission of submissions) {
     for (const item of submission.items) if (item.kind === 'message' || item.kind === 'status') ids.add(item.phoneNumberId);
@@ -77,7 +74,7 @@ export async function deadLetter(ctx: IngestContext, item: Omit<ParsedDeadLetter
 }
 
 /** Routes a message or status to its number, dead-lettering it when that is impossible. */
-export async function routeOrDeadLetter(ctx: IngestContext, item: ParsedInboundMessage | ParsedStatus): Promise<Route | undefined> {
+export async function routeOrDeadLetter(ctx: IngestContext, item: ParsedInboundMessage | ParsedStatus): Promise<ConnectedPhoneNumber | undefined> {
   const number = ctx.routes.get(item.phoneNumberId);
   const base = { provider: item.provider, wabaId: item.wabaId, phoneNumberId: item.phoneNumberId, field: 'messages', raw: item.raw };
   if (!number) {

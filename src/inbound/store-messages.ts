@@ -10,19 +10,20 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Tx } from '../db/database.js';
 import {
-  inboundContactKey, type InboundContactInput, upsertInboundContacts, type UpsertedInboundContact,
+  contactKey, type UpsertContactInput, upsertContacts, type UpsertedContact,
 } from '../contacts/contacts.repository.js';
+import type { ConnectedPhoneNumber } from '../numbers/numbers.repository.js';
 import type { ParsedInboundMessage } from '../providers/types.js';
 import { waIdToE164 } from '../shared/phone.js';
 import { type InboundThreadInput, reopenThreads, upsertInboundThreads, type UpsertedInboundThread } from '../threads/threads.repository.js';
-import { deadLetter, type IngestContext, type Route, routeOrDeadLetter } from './ingest-context.js';
+import { deadLetter, type IngestContext, routeOrDeadLetter } from './ingest-context.js';
 import { inboundMessageKey, insertInboundMessagesWithEvents } from './inbound-messages.repository.js';
 
 /** A routed message with its customer's E.164 number. */
 interface RoutedMessage {
   ctx: IngestContext;
   item: ParsedInboundMessage;
-  number: Route;
+  number: ConnectedPhoneNumber;
   e164: string;
 }
 
@@ -53,11 +54,11 @@ async function routeMessages(entries: Array<{ ctx: IngestContext; item: ParsedIn
  * wa_id the batch carries (as if the messages had been applied one by one in time order).
  * Sorted by (org, E.164), the order every batch locks contacts in.
  */
-function contactInputs(messages: RoutedMessage[]): InboundContactInput[] {
-  const inputs = new Map<string, InboundContactInput>();
+function contactInputs(messages: RoutedMessage[]): UpsertContactInput[] {
+  const inputs = new Map<string, UpsertContactInput>();
   const byTime = [...messages].sort((a, b) => a.item.timestamp.getTime() - b.item.timestamp.getTime());
   for (const { item, number, e164 } of byTime) {
-    const key = inboundContactKey(number.org_id, e164);
+    const key = contactKey(number.org_id, e164);
     const input = inputs.get(key);
     if (!input) {
       inputs.set(key, { orgId: number.org_id, e164, waId: item.waId, profileName: item.profileName, clientName: `Guest (${e164})`, activeAt: item.timestamp });
@@ -70,10 +71,10 @@ function contactInputs(messages: RoutedMessage[]): InboundContactInput[] {
   return [...inputs.values()].sort((a, b) => compare(a.orgId, b.orgId) || compare(a.e164, b.e164));
 }
 
-function threadInputs(messages: RoutedMessage[], contacts: Map<string, UpsertedInboundContact>): InboundThreadInput[] {
+function threadInputs(messages: RoutedMessage[], contacts: Map<string, UpsertedContact>): InboundThreadInput[] {
   const inputs = new Map<string, InboundThreadInput>();
   for (const { item, number, e164 } of messages) {
-    const contactId = contacts.get(inboundContactKey(number.org_id, e164))!.id;
+    const contactId = contacts.get(contactKey(number.org_id, e164))!.id;
     const key = threadKey(number.org_id, number.id, contactId);
     const input = inputs.get(key);
     if (!input) inputs.set(key, { orgId: number.org_id, phoneNumberRef: number.id, contactId, inboundAt: item.timestamp });
@@ -91,14 +92,14 @@ function threadInputs(messages: RoutedMessage[], contacts: Map<string, UpsertedI
 export async function storeInboundMessages(tx: Tx, entries: Array<{ ctx: IngestContext; item: ParsedInboundMessage }>): Promise<void> {
   const routed = await routeMessages(entries);
   if (routed.length === 0) return;
-  const contacts = new Map((await upsertInboundContacts(tx, contactInputs(routed))).map((contact) => [inboundContactKey(contact.orgId, contact.e164), contact]));
+  const contacts = new Map((await upsertContacts(tx, contactInputs(routed))).map((contact) => [contactKey(contact.orgId, contact.e164), contact]));
   const threads = new Map<string, UpsertedInboundThread>();
   for (const thread of await upsertInboundThreads(tx, threadInputs(routed, contacts))) {
     threads.set(threadKey(thread.orgId, thread.phoneNumberRef, thread.contactId), thread);
   }
 
   const rows = routed.map((message) => {
-    const contact = contacts.get(inboundContactKey(message.number.org_id, message.e164))!;
+    const contact = contacts.get(contactKey(message.number.org_id, message.e164))!;
     const thread = threads.get(threadKey(message.number.org_id, message.number.id, contact.id))!;
     return { ...message, contact, thread, key: inboundMessageKey(message.number.org_id, message.number.id, message.item.providerMessageId) };
   });
