@@ -3,33 +3,22 @@
  * webhooks, POST /v1/messages, the dispatcher's completions and number connections each leave
  * exactly the events of what they changed, correlated with the request id that caused them.
  */
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/database.js';
 import { recordMessagesSent } from '../../src/events/event-writer.js';
 import { recordSentMessages } from '../../src/messages/messages.repository.js';
 import { bearer, customerWaId, deliverInbound, inboundWamid } from '../helpers/api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useAppBed } from '../helpers/bed.js';
 import {
-  createTestApp, createTestNumber, createTestOrg, signedHeaders, statusWebhook, type TestNumber, type TestOrg, textWebhook,
+  createTestNumber, createTestOrg, signedHeaders, statusWebhook, type TestNumber, type TestOrg, textWebhook,
 } from '../helpers/factories.js';
 import { eventsOf } from './helpers.js';
 
-let t: TestDatabase;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  t = await createTestDatabase(5);
-  app = await createTestApp(t.db);
-});
-afterAll(async () => {
-  await app.close();
-  await t.drop();
-});
+const bed = useAppBed(5);
 
 async function freshOrg(): Promise<{ org: TestOrg; number: TestNumber }> {
-  const org = await createTestOrg(t.db);
-  const number = await createTestNumber(t.db, org.orgId);
+  const org = await createTestOrg(bed.t.db);
+  const number = await createTestNumber(bed.t.db, org.orgId);
   return { org, number };
 }
 
@@ -38,10 +27,10 @@ describe('events of inbound webhooks', () => {
     const { org, number } = await freshOrg();
     const from = customerWaId();
     const payload = textWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from, wamid: inboundWamid(), body: 'secret words' });
-    const response = await app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { ...signedHeaders(payload), 'x-request-id': 'req-inbound-1' }, payload });
+    const response = await bed.app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { ...signedHeaders(payload), 'x-request-id': 'req-inbound-1' }, payload });
     expect(response.statusCode).toBe(200);
 
-    const events = (await eventsOf(t.db, org.orgId)).filter((e) => e.event_type !== 'phone_number.connected');
+    const events = (await eventsOf(bed.t.db, org.orgId)).filter((e) => e.event_type !== 'phone_number.connected');
     expect(events.map((e) => e.event_type)).toEqual(['contact.created', 'conversation.started', 'message.received']);
     expect(events.every((e) => e.correlation_id === 'req-inbound-1' && e.published_at === null && e.event_version === 1)).toBe(true);
     const [contact, conversation, received] = events;
@@ -64,12 +53,12 @@ describe('events of inbound webhooks', () => {
 
   it('writes only message.received for a known customer, and nothing for a redelivered webhook', async () => {
     const { org, number } = await freshOrg();
-    const first = await deliverInbound(app, t.db, number);
-    const before = (await eventsOf(t.db, org.orgId)).length;
+    const first = await deliverInbound(bed.app, bed.t.db, number);
+    const before = (await eventsOf(bed.t.db, org.orgId)).length;
     const wamid = inboundWamid();
-    await deliverInbound(app, t.db, number, { from: first.from, wamid });
-    await deliverInbound(app, t.db, number, { from: first.from, wamid });
-    const added = (await eventsOf(t.db, org.orgId)).slice(before);
+    await deliverInbound(bed.app, bed.t.db, number, { from: first.from, wamid });
+    await deliverInbound(bed.app, bed.t.db, number, { from: first.from, wamid });
+    const added = (await eventsOf(bed.t.db, org.orgId)).slice(before);
     expect(added.map((e) => e.event_type)).toEqual(['message.received']);
   });
 });
@@ -78,34 +67,34 @@ describe('events of outbound messages and statuses', () => {
   it('follows a message from message.queued through sent and delivered to failed', async () => {
     const { org, number } = await freshOrg();
     const to = `+${customerWaId()}`;
-    const send = await app.inject({
+    const send = await bed.app.inject({
       method: 'POST', url: '/v1/messages', headers: bearer(org.apiKey, { 'x-request-id': 'req-send-1' }),
       payload: { from_phone_number_id: number.phoneNumberId, to, type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } },
     });
     expect(send.statusCode).toBe(202);
     const messageId = send.json<{ id: string }>().id;
-    let events = (await eventsOf(t.db, org.orgId)).filter((e) => e.event_type !== 'phone_number.connected');
+    let events = (await eventsOf(bed.t.db, org.orgId)).filter((e) => e.event_type !== 'phone_number.connected');
     expect(events.map((e) => [e.event_type, e.correlation_id])).toEqual([
       ['contact.created', 'req-send-1'], ['conversation.started', 'req-send-1'], ['message.queued', 'req-send-1'],
     ]);
 
     // What the dispatcher's completion batch does after Meta accepted the send.
     const wamid = `wamid.out-${messageId}`;
-    await withTransaction(t.db, async (tx) => {
+    await withTransaction(bed.t.db, async (tx) => {
       await recordSentMessages(tx, [{ orgId: org.orgId, messageId, wamid }]);
       await recordMessagesSent(tx, [{ orgId: org.orgId, messageId, correlationId: 'req-send-1' }]);
     });
     for (const status of ['delivered', 'delivered']) {
       const payload = statusWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, wamid, status, recipient: to.slice(1) });
-      expect((await app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: signedHeaders(payload), payload })).statusCode).toBe(200);
+      expect((await bed.app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: signedHeaders(payload), payload })).statusCode).toBe(200);
     }
     const failed = statusWebhook({
       wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, wamid, status: 'failed', recipient: to.slice(1),
       errors: [{ code: 131026, title: 'Message undeliverable' }],
     });
-    expect((await app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: signedHeaders(failed), payload: failed })).statusCode).toBe(200);
+    expect((await bed.app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: signedHeaders(failed), payload: failed })).statusCode).toBe(200);
 
-    events = (await eventsOf(t.db, org.orgId)).filter((e) => e.aggregate_id === messageId);
+    events = (await eventsOf(bed.t.db, org.orgId)).filter((e) => e.aggregate_id === messageId);
     expect(events.map((e) => [e.event_type, e.payload.status])).toEqual([
       ['message.queued', 'queued'], ['message.status_changed', 'sent'], ['message.status_changed', 'delivered'], ['message.failed', 'failed'],
     ]);
@@ -114,20 +103,20 @@ describe('events of outbound messages and statuses', () => {
 
   it('writes no event for a refused send (the transaction rolled back)', async () => {
     const { org, number } = await freshOrg();
-    const before = (await eventsOf(t.db, org.orgId)).length;
-    const send = await app.inject({
+    const before = (await eventsOf(bed.t.db, org.orgId)).length;
+    const send = await bed.app.inject({
       method: 'POST', url: '/v1/messages', headers: bearer(org.apiKey),
       payload: { from_phone_number_id: number.phoneNumberId, to: `+${customerWaId()}`, type: 'text', text: { body: 'hi' } },
     });
     expect(send.json()).toMatchObject({ error: { code: 'outside_customer_service_window' } });
-    expect((await eventsOf(t.db, org.orgId)).length).toBe(before);
+    expect((await eventsOf(bed.t.db, org.orgId)).length).toBe(before);
   });
 });
 
 describe('events of phone numbers', () => {
   it('writes phone_number.connected when a number is connected', async () => {
     const { org, number } = await freshOrg();
-    const events = await eventsOf(t.db, org.orgId);
+    const events = await eventsOf(bed.t.db, org.orgId);
     expect(events.map((e) => e.event_type)).toEqual(['phone_number.connected']);
     expect(events[0]!.payload).toMatchObject({ phone_number_ref: number.id, phone_number_id: number.phoneNumberId, waba_id: number.wabaId, created: true });
   });

@@ -3,10 +3,9 @@
  * per-aggregate order with several relays, commit-ordered stream positions with NOTIFY, signed
  * deliveries retried with backoff, dead letters visible in the API, and event retention.
  */
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/database.js';
 import { EventDeliverer } from '../../src/events/deliverer.js';
 import type { NewEvent } from '../../src/events/event-types.js';
@@ -17,38 +16,31 @@ import { purgePublishedEvents } from '../../src/events/retention.js';
 import { verifyEventSignature } from '../../src/events/signature.js';
 import { EVENTS_NOTIFY_CHANNEL, readEventStream } from '../../src/events/stream.js';
 import { bearer, deliverInbound, waitFor } from '../helpers/api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestApp, createTestNumber, createTestOrg, silentLogger, testCipher, type TestOrg } from '../helpers/factories.js';
+import { useAppBed } from '../helpers/bed.js';
+import { createTestNumber, createTestOrg, silentLogger, testCipher, type TestOrg } from '../helpers/factories.js';
 import { eventsOf, startSubscriber, type Subscriber } from './helpers.js';
 
-let t: TestDatabase;
-let app: FastifyInstance;
+const bed = useAppBed(20);
 const subscribers: Subscriber[] = [];
 
-beforeAll(async () => {
-  t = await createTestDatabase(20);
-  app = await createTestApp(t.db);
-});
 afterAll(async () => {
   await Promise.all(subscribers.map((s) => s.close()));
-  await app.close();
-  await t.drop();
 });
 
 function relay(options: Partial<ConstructorParameters<typeof EventRelay>[0]> = {}): EventRelay {
-  return new EventRelay({ db: t.db, logger: silentLogger, publisher: undefined, batchSize: 100, pollIntervalMs: 20, ...options });
+  return new EventRelay({ db: bed.t.db, logger: silentLogger, publisher: undefined, batchSize: 100, pollIntervalMs: 20, ...options });
 }
 
 function deliverer(options: Partial<ConstructorParameters<typeof EventDeliverer>[0]> = {}): EventDeliverer {
   return new EventDeliverer({
-    db: t.db, cipher: testCipher, logger: silentLogger, timeoutMs: 2_000, retryBaseMs: 1, retryMaxMs: 5, giveUpMs: 60_000, pollIntervalMs: 20, ...options,
+    db: bed.t.db, cipher: testCipher, logger: silentLogger, timeoutMs: 2_000, retryBaseMs: 1, retryMaxMs: 5, giveUpMs: 60_000, pollIntervalMs: 20, ...options,
   });
 }
 
 async function subscribe(org: TestOrg, eventTypes: string[], script: number[] = []): Promise<{ id: string; secret: string; subscriber: Subscriber }> {
   const subscriber = await startSubscriber(script);
   subscribers.push(subscriber);
-  const response = await app.inject({ method: 'POST', url: '/v1/event-subscriptions', headers: bearer(org.apiKey), payload: { url: subscriber.url, event_types: eventTypes } });
+  const response = await bed.app.inject({ method: 'POST', url: '/v1/event-subscriptions', headers: bearer(org.apiKey), payload: { url: subscriber.url, event_types: eventTypes } });
   expect(response.statusCode).toBe(201);
   const body = response.json<{ id: string; secret: string }>();
   expect(body.secret).toMatch(/^whsec_/);
@@ -64,16 +56,16 @@ async function deliverUntil(d: EventDeliverer, done: () => Promise<boolean> | bo
 }
 
 async function deliveryStates(subscriptionId: string): Promise<string[]> {
-  const rows = await t.db.selectFrom('event_deliveries').select('state').where('subscription_id', '=', subscriptionId).orderBy('event_seq').execute();
+  const rows = await bed.t.db.selectFrom('event_deliveries').select('state').where('subscription_id', '=', subscriptionId).orderBy('event_seq').execute();
   return rows.map((row) => row.state);
 }
 
 describe('EventRelay without NATS', () => {
   it('marks every event published, with stream positions in publish order, and NOTIFYs the organization', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
-    await deliverInbound(app, t.db, number);
-    const listener = new pg.Client({ connectionString: t.url });
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    await deliverInbound(bed.app, bed.t.db, number);
+    const listener = new pg.Client({ connectionString: bed.t.url });
     await listener.connect();
     const notified: string[] = [];
     listener.on('notification', (message) => notified.push(message.payload ?? ''));
@@ -84,20 +76,20 @@ describe('EventRelay without NATS', () => {
     } finally {
       await listener.end();
     }
-    const events = await eventsOf(t.db, org.orgId);
+    const events = await eventsOf(bed.t.db, org.orgId);
     expect(events.length).toBe(4);
     expect(events.every((e) => e.published_at !== null && e.stream_position !== null)).toBe(true);
     const positions = events.map((e) => BigInt(e.stream_position!));
     expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
 
-    const stream = await readEventStream(t.db, org.orgId, '0');
+    const stream = await readEventStream(bed.t.db, org.orgId, '0');
     expect(stream.map((e) => e.id)).toEqual(events.map((e) => e.id));
-    const resumed = await readEventStream(t.db, org.orgId, stream[1]!.position);
+    const resumed = await readEventStream(bed.t.db, org.orgId, stream[1]!.position);
     expect(resumed.map((e) => e.id)).toEqual(events.slice(2).map((e) => e.id));
   });
 
   it('publishes the events of one aggregate in order, each once, with four relays at once', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     const aggregates = Array.from({ length: 6 }, () => crypto.randomUUID());
     const events: NewEvent[] = [];
     for (let i = 0; i < 40; i++) {
@@ -105,7 +97,7 @@ describe('EventRelay without NATS', () => {
         events.push({ orgId: org.orgId, aggregateType: 'message', aggregateId, type: 'message.status_changed', payload: { n: i }, correlationId: null });
       }
     }
-    await withTransaction(t.db, (tx) => insertEvents(tx, events));
+    await withTransaction(bed.t.db, (tx) => insertEvents(tx, events));
     const published: OutboxEvent[] = [];
     const publisher: EventPublisher = {
       publish: async (event) => {
@@ -127,7 +119,7 @@ describe('EventRelay without NATS', () => {
       const order = mine.filter((e) => e.aggregate_id === aggregateId).map((e) => (e.payload as { n: number }).n);
       expect(order).toEqual(Array.from({ length: 40 }, (_, i) => i));
     }
-    const rows = await eventsOf(t.db, org.orgId);
+    const rows = await eventsOf(bed.t.db, org.orgId);
     for (const aggregateId of aggregates) {
       const positions = rows.filter((e) => e.aggregate_id === aggregateId).map((e) => BigInt(e.stream_position!));
       expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
@@ -135,12 +127,12 @@ describe('EventRelay without NATS', () => {
   });
 
   it('never lets a reader resuming from its last stream position miss an event, while four relays publish concurrently', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     const total = 300;
     const events: NewEvent[] = Array.from({ length: total }, (_, n) => ({
       orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type: 'contact.created' as const, payload: { n }, correlationId: null,
     }));
-    await withTransaction(t.db, (tx) => insertEvents(tx, events));
+    await withTransaction(bed.t.db, (tx) => insertEvents(tx, events));
     // A slow publisher keeps relay transactions open and overlapping, so commits interleave.
     const publisher: EventPublisher = {
       publish: async () => {
@@ -154,7 +146,7 @@ describe('EventRelay without NATS', () => {
     let publishing = true;
     const reader = (async () => {
       while (publishing || seen.length < total) {
-        const batch = await readEventStream(t.db, org.orgId, last, 50);
+        const batch = await readEventStream(bed.t.db, org.orgId, last, 50);
         for (const event of batch) seen.push(event.id);
         if (batch.length > 0) last = batch.at(-1)!.position;
         else if (!publishing) break;
@@ -169,9 +161,9 @@ describe('EventRelay without NATS', () => {
   });
 
   it('publishes nothing of an aggregate whose publish failed, and resumes in order on the next round', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     const aggregateId = crypto.randomUUID();
-    await withTransaction(t.db, (tx) => insertEvents(tx, [0, 1, 2].map((n) => ({
+    await withTransaction(bed.t.db, (tx) => insertEvents(tx, [0, 1, 2].map((n) => ({
       orgId: org.orgId, aggregateType: 'message' as const, aggregateId, type: 'message.status_changed' as const, payload: { n }, correlationId: null,
     }))));
     const seen: number[] = [];
@@ -189,7 +181,7 @@ describe('EventRelay without NATS', () => {
       close: async () => undefined,
     };
     await relay({ publisher }).runOnce();
-    expect((await eventsOf(t.db, org.orgId)).map((e) => e.published_at !== null)).toEqual([true, false, false]);
+    expect((await eventsOf(bed.t.db, org.orgId)).map((e) => e.published_at !== null)).toEqual([true, false, false]);
     await relay({ publisher }).drain();
     expect(seen).toEqual([0, 1, 2]);
   });
@@ -197,10 +189,10 @@ describe('EventRelay without NATS', () => {
 
 describe('HTTP event subscriptions', () => {
   it('retries a subscriber that answers 500, then delivers a validly signed event when it answers 200', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const { id, secret, subscriber } = await subscribe(org, ['message.received'], [500]);
-    const inbound = await deliverInbound(app, t.db, number);
+    const inbound = await deliverInbound(bed.app, bed.t.db, number);
     await relay().drain();
     await deliverUntil(deliverer(), async () => (await deliveryStates(id)).every((s) => s === 'delivered'), 'delivery');
 
@@ -215,15 +207,15 @@ describe('HTTP event subscriptions', () => {
     expect(String(body.delivery.timestamp)).toBe(last.headers['x-wahub-timestamp']);
     expect(last.headers['x-wahub-event-type']).toBe('message.received');
 
-    const listed = await app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}/deliveries`, headers: bearer(org.apiKey) });
+    const listed = await bed.app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}/deliveries`, headers: bearer(org.apiKey) });
     expect(listed.json()).toMatchObject({ data: [{ state: 'delivered', attempts: 2, last_status: 200, event_type: 'message.received' }], next_cursor: null });
   });
 
   it('delivers one aggregate\'s events to a subscriber in order while the first is being retried', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     const { id, subscriber } = await subscribe(org, ['*'], [500, 503]);
     const aggregateId = crypto.randomUUID();
-    await withTransaction(t.db, (tx) => insertEvents(tx, [0, 1, 2].map((n) => ({
+    await withTransaction(bed.t.db, (tx) => insertEvents(tx, [0, 1, 2].map((n) => ({
       orgId: org.orgId, aggregateType: 'contact' as const, aggregateId, type: 'contact.blocked' as const, payload: { n }, correlationId: null,
     }))));
     await relay().drain();
@@ -233,62 +225,62 @@ describe('HTTP event subscriptions', () => {
   });
 
   it('dead-letters a delivery still failing after its retry window, lists it, and re-drives it on request', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const { id, subscriber } = await subscribe(org, ['conversation.started'], [500]);
-    await deliverInbound(app, t.db, number);
+    await deliverInbound(bed.app, bed.t.db, number);
     await relay().drain();
     await deliverer({ giveUpMs: 0 }).runOnce();
     expect(await deliveryStates(id)).toEqual(['dead']);
 
-    const dead = await app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}/deliveries?state=dead`, headers: bearer(org.apiKey) });
+    const dead = await bed.app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}/deliveries?state=dead`, headers: bearer(org.apiKey) });
     const [letter] = dead.json<{ data: Array<{ id: string; last_status: number; last_error: string; completed_at: string }> }>().data;
     expect(letter).toMatchObject({ last_status: 500, last_error: 'HTTP 500' });
-    const retry = await app.inject({ method: 'POST', url: `/v1/event-subscriptions/${id}/deliveries/${letter!.id}/retry`, headers: bearer(org.apiKey) });
+    const retry = await bed.app.inject({ method: 'POST', url: `/v1/event-subscriptions/${id}/deliveries/${letter!.id}/retry`, headers: bearer(org.apiKey) });
     expect(retry.statusCode).toBe(202);
     await deliverUntil(deliverer(), async () => (await deliveryStates(id))[0] === 'delivered', 're-driven delivery');
     expect(subscriber.received.map((r) => r.status)).toEqual([500, 200]);
-    const again = await app.inject({ method: 'POST', url: `/v1/event-subscriptions/${id}/deliveries/${letter!.id}/retry`, headers: bearer(org.apiKey) });
+    const again = await bed.app.inject({ method: 'POST', url: `/v1/event-subscriptions/${id}/deliveries/${letter!.id}/retry`, headers: bearer(org.apiKey) });
     expect(again.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
   it('manages subscriptions: validation, listing without secrets, isolation between organizations, deletion', async () => {
-    const org = await createTestOrg(t.db);
-    const other = await createTestOrg(t.db);
-    const bad = await app.inject({ method: 'POST', url: '/v1/event-subscriptions', headers: bearer(org.apiKey), payload: { url: 'ftp://x', event_types: ['nope'] } });
+    const org = await createTestOrg(bed.t.db);
+    const other = await createTestOrg(bed.t.db);
+    const bad = await bed.app.inject({ method: 'POST', url: '/v1/event-subscriptions', headers: bearer(org.apiKey), payload: { url: 'ftp://x', event_types: ['nope'] } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: { code: 'validation_failed' } });
     const { id } = await subscribe(org, ['message.received', 'message.failed']);
-    const list = await app.inject({ method: 'GET', url: '/v1/event-subscriptions', headers: bearer(org.apiKey) });
+    const list = await bed.app.inject({ method: 'GET', url: '/v1/event-subscriptions', headers: bearer(org.apiKey) });
     expect(list.json()).toMatchObject({ data: [{ id, event_types: ['message.failed', 'message.received'] }] });
     expect(list.body).not.toContain('whsec_');
-    const foreign = await app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}`, headers: bearer(other.apiKey) });
+    const foreign = await bed.app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}`, headers: bearer(other.apiKey) });
     expect(foreign.statusCode).toBe(404);
-    expect((await app.inject({ method: 'DELETE', url: `/v1/event-subscriptions/${id}`, headers: bearer(org.apiKey) })).statusCode).toBe(204);
-    expect((await app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}`, headers: bearer(org.apiKey) })).statusCode).toBe(404);
-    const stored = await sql<{ n: string }>`SELECT count(*) AS n FROM event_subscriptions WHERE secret_ciphertext LIKE 'whsec_%'`.execute(t.db);
+    expect((await bed.app.inject({ method: 'DELETE', url: `/v1/event-subscriptions/${id}`, headers: bearer(org.apiKey) })).statusCode).toBe(204);
+    expect((await bed.app.inject({ method: 'GET', url: `/v1/event-subscriptions/${id}`, headers: bearer(org.apiKey) })).statusCode).toBe(404);
+    const stored = await sql<{ n: string }>`SELECT count(*) AS n FROM event_subscriptions WHERE secret_ciphertext LIKE 'whsec_%'`.execute(bed.t.db);
     expect(stored.rows[0]!.n).toBe('0');
   });
 });
 
 describe('event retention', () => {
   it('deletes published events older than the retention, keeping unpublished ones and those a delivery waits for', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     const { id } = await subscribe(org, ['contact.blocked'], [500]);
-    await withTransaction(t.db, (tx) => insertEvents(tx, ['contact.created', 'contact.blocked', 'contact.unblocked'].map((type) => ({
+    await withTransaction(bed.t.db, (tx) => insertEvents(tx, ['contact.created', 'contact.blocked', 'contact.unblocked'].map((type) => ({
       orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type: type as NewEvent['type'], payload: {}, correlationId: null,
     }))));
     await relay().drain();
     // The next attempt is due in ~10 s, well inside the 60 s window of this deliverer: it stays pending.
     await deliverer({ retryBaseMs: 10_000, retryMaxMs: 10_000 }).runOnce();
     expect(await deliveryStates(id)).toEqual(['pending']);
-    await withTransaction(t.db, (tx) => insertEvents(tx, [{
+    await withTransaction(bed.t.db, (tx) => insertEvents(tx, [{
       orgId: org.orgId, aggregateType: 'contact', aggregateId: crypto.randomUUID(), type: 'contact.created', payload: {}, correlationId: null,
     }]));
     await sql`UPDATE outbox_events SET published_at = now() - interval '8 days', created_at = now() - interval '8 days'
-              WHERE org_id = ${org.orgId} AND published_at IS NOT NULL`.execute(t.db);
-    await purgePublishedEvents(t.db, 7);
-    const left = await eventsOf(t.db, org.orgId);
+              WHERE org_id = ${org.orgId} AND published_at IS NOT NULL`.execute(bed.t.db);
+    await purgePublishedEvents(bed.t.db, 7);
+    const left = await eventsOf(bed.t.db, org.orgId);
     expect(left.map((e) => [e.event_type, e.published_at === null])).toEqual([['contact.blocked', false], ['contact.created', true]]);
   });
 });

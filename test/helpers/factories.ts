@@ -70,11 +70,17 @@ export async function createTestNumber(db: Db, orgId: string, values: Partial<Om
 
 export const TEST_APP_ID = 'test-app';
 
+/** What `createTestApp` lets a test choose about the app. */
+export interface TestAppOptions {
+  simulator?: Simulator;
+  onMessageQueued?: () => void;
+  graph?: GraphApiClient;
+  publicBaseUrl?: string;
+  rateLimit?: RateLimitOptions;
+}
+
 /** The HTTP app on a test database (no dispatcher: tests drive it explicitly). Pass `graph` for Embedded Signup. */
-export async function createTestApp(
-  db: Db,
-  options: { simulator?: Simulator; onMessageQueued?: () => void; graph?: GraphApiClient; publicBaseUrl?: string; rateLimit?: RateLimitOptions } = {},
-): Promise<FastifyInstance> {
+export async function createTestApp(db: Db, options: TestAppOptions = {}): Promise<FastifyInstance> {
   return buildApp({
     db,
     logger: silentLogger,

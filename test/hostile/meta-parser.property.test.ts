@@ -6,14 +6,13 @@
  * PostgreSQL never fails — each is stored or dead-lettered, and the signed webhook answers 200.
  */
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestWebhookItems } from '../../src/inbound/inbound.service.js';
 import { parseMetaWebhook } from '../../src/providers/meta/webhook.parser.js';
 import { exceedsJsonDepth } from '../../src/shared/json-depth.js';
 import { DEAD_LETTER_REASONS, INBOUND_MESSAGE_TYPES, type ParsedWebhookItem } from '../../src/providers/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestApp, createTestNumber, createTestOrg } from '../helpers/factories.js';
+import { useAppBed } from '../helpers/bed.js';
+import { createTestNumber, createTestOrg } from '../helpers/factories.js';
 import { metaFixtureBytes, metaFixtureNames, postWebhook } from '../inbound/helpers.js';
 import { deeplyNested, hostileJson, mutate, mutationsOf } from './arbitraries.js';
 
@@ -146,20 +145,13 @@ describe('parseMetaWebhook (properties)', () => {
 });
 
 describe('inbound path with hostile webhooks (properties, real PostgreSQL)', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed(4);
 
   beforeAll(async () => {
-    t = await createTestDatabase(4);
-    app = await createTestApp(t.db);
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     // The fixtures' numbers (PROTOCOL.md §8), so that mutated fixtures route to an organization.
-    await createTestNumber(t.db, org.orgId, { wabaId: '100000000000001', phoneNumberId: '200000000000001', displayPhoneNumber: '15550100001' });
-    await createTestNumber(t.db, org.orgId, { wabaId: '100000000000002', phoneNumberId: '200000000000002', displayPhoneNumber: '15550100002' });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
+    await createTestNumber(bed.t.db, org.orgId, { wabaId: '100000000000001', phoneNumberId: '200000000000001', displayPhoneNumber: '15550100001' });
+    await createTestNumber(bed.t.db, org.orgId, { wabaId: '100000000000002', phoneNumberId: '200000000000002', displayPhoneNumber: '15550100002' });
   });
 
   /** A body as it arrives: JSON text (undefined, NaN and friends do not survive serialisation). */
@@ -172,7 +164,7 @@ describe('inbound path with hostile webhooks (properties, real PostgreSQL)', () 
       const json = asJson(body).replaceAll('wamid.', `wamid.${salt}.`);
       const parsed = JSON.parse(json, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value)) as unknown;
       const items = parseMetaWebhook(parsed);
-      const summary = await ingestWebhookItems(t.db, items, 'property-test');
+      const summary = await ingestWebhookItems(bed.t.db, items, 'property-test');
       const accounted = summary.messagesStored + summary.duplicateMessages + summary.statusesApplied + summary.statusesIgnored
         + summary.statusesPending + summary.fieldEventsApplied + summary.deadLetters;
       expect(accounted).toBe(items.length);
@@ -182,7 +174,7 @@ describe('inbound path with hostile webhooks (properties, real PostgreSQL)', () 
   it('answers 200 to signed hostile webhooks (never 5xx, so Meta does not redeliver them for 7 days)', async () => {
     await fc.assert(fc.asyncProperty(anyBody, async (body) => {
       const json = asJson(body);
-      const response = await postWebhook(app, json);
+      const response = await postWebhook(bed.app, json);
       // Nesting deeper than any Meta payload is kept whole as an invalid_json dead letter (400).
       const expected = exceedsJsonDepth(JSON.parse(json)) ? 400 : 200;
       expect(response.statusCode, response.body).toBe(expected);
@@ -192,11 +184,11 @@ describe('inbound path with hostile webhooks (properties, real PostgreSQL)', () 
   it('keeps a signed webhook nested 100,000 levels deep as one invalid_json dead letter (400, not 500)', async () => {
     const body = `{"object":"whatsapp_business_account","entry":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     for (let i = 0; i < 2; i++) {
-      const response = await postWebhook(app, body);
+      const response = await postWebhook(bed.app, body);
       expect(response.statusCode, response.body).toBe(400);
       expect(response.json()).toMatchObject({ error: { code: 'invalid_json' } });
     }
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'detail']).where('raw_body', '=', body).execute();
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'detail']).where('raw_body', '=', body).execute();
     expect(rows).toEqual([{ reason: 'invalid_json', detail: 'signed webhook body nests deeper than 64 levels' }]);
   });
 
@@ -208,9 +200,9 @@ describe('inbound path with hostile webhooks (properties, real PostgreSQL)', () 
     body.entry[0].changes[0].value.messages[0].text.body = 'a\ud800b\u0000c\udfff';
     body.entry[0].changes[0].value.contacts[0].profile.name = 'M\udc00aya';
     body.entry[0].changes[0].value.messages[0]['k\ud800'] = 1;
-    const response = await postWebhook(app, JSON.stringify(body));
+    const response = await postWebhook(bed.app, JSON.stringify(body));
     expect(response.statusCode, response.body).toBe(200);
-    const row = await t.db.selectFrom('messages').select('content').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
+    const row = await bed.t.db.selectFrom('messages').select('content').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
     expect(row.content).toEqual({ body: 'a\ufffdb\ufffdc\ufffd' });
   });
 });

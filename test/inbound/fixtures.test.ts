@@ -3,12 +3,11 @@
  * `test_app_secret`, twice, in shuffled orders, into one organization that owns the two fixture
  * numbers. The outcome must not depend on arrival order or on redelivery.
  */
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { signMetaPayload } from '../../src/providers/meta/signature.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useAppBed } from '../helpers/bed.js';
 import {
-  TEST_APP_SECRET, countRows, createTestApp, createTestNumber, createTestOrg, signedHeaders, statusWebhook,
+  TEST_APP_SECRET, countRows, createTestNumber, createTestOrg, signedHeaders, statusWebhook,
   type TestNumber, type TestOrg,
 } from '../helpers/factories.js';
 import {
@@ -70,8 +69,7 @@ function fixtureMessages(names: string[]): FixtureMessage[] {
 }
 
 describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed();
   let org: TestOrg;
   let phone1: TestNumber;
   let phone2: TestNumber;
@@ -83,22 +81,20 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   const orders: string[][] = [];
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    org = await createTestOrg(t.db, 'Fixture org');
-    phone1 = await createTestNumber(t.db, org.orgId, { wabaId: WABA_1, phoneNumberId: PHONE_1, displayPhoneNumber: '15550100001' });
-    phone2 = await createTestNumber(t.db, org.orgId, { wabaId: WABA_2, phoneNumberId: PHONE_2, displayPhoneNumber: '15550100002' });
+    org = await createTestOrg(bed.t.db, 'Fixture org');
+    phone1 = await createTestNumber(bed.t.db, org.orgId, { wabaId: WABA_1, phoneNumberId: PHONE_1, displayPhoneNumber: '15550100001' });
+    phone2 = await createTestNumber(bed.t.db, org.orgId, { wabaId: WABA_2, phoneNumberId: PHONE_2, displayPhoneNumber: '15550100002' });
 
     // The outbound messages the status fixtures refer to, as a send would have left them.
-    const priya = await insertThread(t.db, { orgId: org.orgId, phoneNumberRef: phone2.id, e164: '+919812345678' });
-    appointmentMessageId = await insertOutboundMessage(t.db, {
+    const priya = await insertThread(bed.t.db, { orgId: org.orgId, phoneNumberRef: phone2.id, e164: '+919812345678' });
+    appointmentMessageId = await insertOutboundMessage(bed.t.db, {
       orgId: org.orgId, threadId: priya.threadId, phoneNumberRef: phone2.id, wamid: WAMID_APPOINTMENT, status: 'queued',
     });
-    const ana = await insertThread(t.db, { orgId: org.orgId, phoneNumberRef: phone1.id, e164: '+5511987654321' });
-    failedMessageId = await insertOutboundMessage(t.db, {
+    const ana = await insertThread(bed.t.db, { orgId: org.orgId, phoneNumberRef: phone1.id, e164: '+5511987654321' });
+    failedMessageId = await insertOutboundMessage(bed.t.db, {
       orgId: org.orgId, threadId: ana.threadId, phoneNumberRef: phone1.id, wamid: WAMID_FAILED, status: 'sent',
     });
 
-    app = await createTestApp(t.db);
     const random = seededRandom(seed);
     for (const round of [1, 2]) {
       let order = shuffled(names, random);
@@ -107,15 +103,10 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
       orders.push(order);
       for (const name of order) {
         const bytes = metaFixtureBytes(name);
-        const response = await postWebhook(app, bytes, signedHeaders(bytes));
+        const response = await postWebhook(bed.app, bytes, signedHeaders(bytes));
         answers.push({ round, name, status: response.statusCode, body: response.body });
       }
     }
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
   });
 
   it('finds the 21 fixture files of PROTOCOL.md §8.1', () => {
@@ -144,12 +135,12 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   it('stores every inbound message once, however often and in whatever order it arrives', async () => {
     const expected = fixtureMessages(names);
     expect(expected).toHaveLength(16); // 13 single-message fixtures + 3 in multi_message_batch
-    const rows = await t.db.selectFrom('messages').select(['provider_message_id', 'direction', 'status'])
+    const rows = await bed.t.db.selectFrom('messages').select(['provider_message_id', 'direction', 'status'])
       .where('org_id', '=', org.orgId).where('direction', '=', 'inbound').execute();
     expect(rows.map((row) => row.provider_message_id).sort()).toEqual(expected.map((m) => m.wamid).sort());
     expect(rows.every((row) => row.status === 'received')).toBe(true);
     // 16 inbound + the 2 outbound messages created for the status fixtures.
-    expect(await countRows(t.db, 'messages')).toBe(expected.length + 2);
+    expect(await countRows(bed.t.db, 'messages')).toBe(expected.length + 2);
   });
 
   it('creates one contact and one client per customer and one thread per (number, customer)', async () => {
@@ -158,11 +149,11 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
     const pairs = new Set([...messages.map((m) => `${m.phoneNumberId}:${m.from}`), `${PHONE_2}:919812345678`, `${PHONE_1}:5511987654321`]);
     expect(customers.size).toBe(4);
     expect(pairs.size).toBe(4);
-    expect(await countRows(t.db, 'contacts')).toBe(customers.size);
-    expect(await countRows(t.db, 'clients')).toBe(customers.size);
-    expect(await countRows(t.db, 'threads')).toBe(pairs.size);
+    expect(await countRows(bed.t.db, 'contacts')).toBe(customers.size);
+    expect(await countRows(bed.t.db, 'clients')).toBe(customers.size);
+    expect(await countRows(bed.t.db, 'threads')).toBe(pairs.size);
 
-    const threads = await t.db.selectFrom('threads')
+    const threads = await bed.t.db.selectFrom('threads')
       .innerJoin('contacts', 'contacts.id', 'threads.contact_id')
       .innerJoin('phone_numbers', 'phone_numbers.id', 'threads.phone_number_ref')
       .select(['phone_numbers.phone_number_id', 'contacts.wa_id', 'threads.last_inbound_at', 'threads.status'])
@@ -177,7 +168,7 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   });
 
   it('stores the profile name of each customer on the contact', async () => {
-    const contacts = await t.db.selectFrom('contacts').select(['e164', 'wa_id', 'profile_name', 'last_active_at']).orderBy('e164').execute();
+    const contacts = await bed.t.db.selectFrom('contacts').select(['e164', 'wa_id', 'profile_name', 'last_active_at']).orderBy('e164').execute();
     expect(contacts.map(({ e164, wa_id, profile_name }) => ({ e164, wa_id, profile_name }))).toEqual([
       { e164: '+14155550123', wa_id: '14155550123', profile_name: 'Maya Chen' },
       { e164: '+447700900123', wa_id: '447700900123', profile_name: 'Oliver Hughes' },
@@ -189,28 +180,28 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   });
 
   it('moves the sent/delivered/read message to read whatever the arrival order', async () => {
-    expect(await messageStatus(t.db, appointmentMessageId), `seed ${seed}`).toEqual({ status: 'read', error_code: null, error_title: null });
+    expect(await messageStatus(bed.t.db, appointmentMessageId), `seed ${seed}`).toEqual({ status: 'read', error_code: null, error_title: null });
   });
 
   it('marks the failed message failed with the error code 131047 and its title', async () => {
-    expect(await messageStatus(t.db, failedMessageId)).toEqual({ status: 'failed', error_code: 131047, error_title: 'Re-engagement message' });
+    expect(await messageStatus(bed.t.db, failedMessageId)).toEqual({ status: 'failed', error_code: 131047, error_title: 'Re-engagement message' });
   });
 
   it('leaves no pending status for a wamid it knows', async () => {
-    const pending = await t.db.selectFrom('pending_statuses').select('provider_message_id')
+    const pending = await bed.t.db.selectFrom('pending_statuses').select('provider_message_id')
       .where('provider_message_id', 'in', [WAMID_APPOINTMENT, WAMID_FAILED]).execute();
     expect(pending).toEqual([]);
   });
 
   it('dead-letters only the fields it does not process, once each', async () => {
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id', 'phone_number_id']).orderBy('field').execute();
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id', 'phone_number_id']).orderBy('field').execute();
     expect(rows).toEqual([
       { reason: 'unhandled_field', field: 'message_template_status_update', waba_id: WABA_1, phone_number_id: null },
     ]);
   });
 
   it('records account_update PARTNER_ADDED once, keyed on waba_info.waba_id (not entry.id)', async () => {
-    const rows = await t.db.selectFrom('account_events').select(['event', 'waba_id', 'org_id']).execute();
+    const rows = await bed.t.db.selectFrom('account_events').select(['event', 'waba_id', 'org_id']).execute();
     // No Embedded Signup state is pending in this database, so the WABA is not linked to anyone.
     expect(rows).toEqual([{ event: 'PARTNER_ADDED', waba_id: WABA_2, org_id: null }]);
   });
@@ -219,7 +210,7 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
     const fixture = JSON.parse(metaFixtureBytes('quality_update.json').toString('utf8')) as Json;
     const value = fixture.entry[0].changes[0].value as Json;
     expect([fixture.entry[0].id, value.display_phone_number, value.current_limit]).toEqual([WABA_1, '15550100001', 'TIER_UNLIMITED']);
-    const numbers = await t.db.selectFrom('phone_numbers').select(['phone_number_id', 'messaging_limit_tier']).orderBy('phone_number_id').execute();
+    const numbers = await bed.t.db.selectFrom('phone_numbers').select(['phone_number_id', 'messaging_limit_tier']).orderBy('phone_number_id').execute();
     expect(numbers).toEqual([
       { phone_number_id: PHONE_1, messaging_limit_tier: 'TIER_UNLIMITED' },
       { phone_number_id: PHONE_2, messaging_limit_tier: null },
@@ -227,7 +218,7 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   });
 
   it('stores each content shape as the fixture sent it', async () => {
-    const byWamid = async (wamid: string) => t.db.selectFrom('messages').select(['type', 'content', 'raw'])
+    const byWamid = async (wamid: string) => bed.t.db.selectFrom('messages').select(['type', 'content', 'raw'])
       .where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
 
     const text = await byWamid('wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQ4NDMwNDZDMDQ2RThGOTRGRDQzNAA=');
@@ -261,32 +252,25 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
   it('keeps a status for an unknown wamid in pending_statuses once, even when posted 3 times', async () => {
     const wamid = 'wamid.UNKNOWN-OUTBOUND-0001';
     const body = statusWebhook({ wabaId: WABA_1, phoneNumberId: PHONE_1, wamid, status: 'delivered', recipient: '14155550123' });
-    const messagesBefore = await countRows(t.db, 'messages');
-    for (let i = 0; i < 3; i++) expect((await postWebhook(app, body)).statusCode).toBe(200);
-    const pending = await t.db.selectFrom('pending_statuses').select(['status', 'phone_number_ref', 'org_id'])
+    const messagesBefore = await countRows(bed.t.db, 'messages');
+    for (let i = 0; i < 3; i++) expect((await postWebhook(bed.app, body)).statusCode).toBe(200);
+    const pending = await bed.t.db.selectFrom('pending_statuses').select(['status', 'phone_number_ref', 'org_id'])
       .where('provider_message_id', '=', wamid).execute();
     expect(pending).toEqual([{ status: 'delivered', phone_number_ref: phone1.id, org_id: org.orgId }]);
-    expect(await countRows(t.db, 'messages')).toBe(messagesBefore);
+    expect(await countRows(bed.t.db, 'messages')).toBe(messagesBefore);
   });
 });
 
 describe('POST /webhooks/whatsapp with the status fixtures in every order', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed(4);
   let org: TestOrg;
   let number: TestNumber;
   let threadId: string;
 
   beforeAll(async () => {
-    t = await createTestDatabase(4);
-    app = await createTestApp(t.db);
-    org = await createTestOrg(t.db);
-    number = await createTestNumber(t.db, org.orgId, { wabaId: WABA_2, phoneNumberId: PHONE_2, displayPhoneNumber: '15550100002' });
-    ({ threadId } = await insertThread(t.db, { orgId: org.orgId, phoneNumberRef: number.id, e164: '+919812345678' }));
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
+    org = await createTestOrg(bed.t.db);
+    number = await createTestNumber(bed.t.db, org.orgId, { wabaId: WABA_2, phoneNumberId: PHONE_2, displayPhoneNumber: '15550100002' });
+    ({ threadId } = await insertThread(bed.t.db, { orgId: org.orgId, phoneNumberRef: number.id, e164: '+919812345678' }));
   });
 
   const permutations = [
@@ -300,12 +284,12 @@ describe('POST /webhooks/whatsapp with the status fixtures in every order', () =
 
   it.each(permutations.map((order) => [order.join(' → '), order] as const))('ends at read for %s', async (_title, order) => {
     // The fixtures name one wamid, so each order starts from a fresh outbound message owning it.
-    await t.db.deleteFrom('messages').where('org_id', '=', org.orgId).where('provider_message_id', '=', WAMID_APPOINTMENT).execute();
-    const messageId = await insertOutboundMessage(t.db, { orgId: org.orgId, threadId, phoneNumberRef: number.id, wamid: WAMID_APPOINTMENT, status: 'sent' });
+    await bed.t.db.deleteFrom('messages').where('org_id', '=', org.orgId).where('provider_message_id', '=', WAMID_APPOINTMENT).execute();
+    const messageId = await insertOutboundMessage(bed.t.db, { orgId: org.orgId, threadId, phoneNumberRef: number.id, wamid: WAMID_APPOINTMENT, status: 'sent' });
     for (const name of order) {
-      expect((await postWebhook(app, metaFixtureBytes(name))).statusCode, name).toBe(200);
+      expect((await postWebhook(bed.app, metaFixtureBytes(name))).statusCode, name).toBe(200);
     }
-    expect(await messageStatus(t.db, messageId)).toEqual({ status: 'read', error_code: null, error_title: null });
-    expect(await countRows(t.db, 'pending_statuses', org.orgId)).toBe(0);
+    expect(await messageStatus(bed.t.db, messageId)).toEqual({ status: 'read', error_code: null, error_title: null });
+    expect(await countRows(bed.t.db, 'pending_statuses', org.orgId)).toBe(0);
   });
 });

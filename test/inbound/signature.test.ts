@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/database.js';
 import { META_WEBHOOK_BODY_LIMIT } from '../../src/inbound/inbound.routes.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useAppBed } from '../helpers/bed.js';
+import type { TestDatabase } from '../helpers/db.js';
 import {
   TEST_APP_SECRET, TEST_VERIFY_TOKEN, countRows, createTestApp, createTestNumber, createTestOrg, signedHeaders, textWebhook,
   uniqueDigits, type TestNumber, type TestOrg,
@@ -29,18 +30,9 @@ function hmacHex(body: string | Buffer, secret = TEST_APP_SECRET): string {
 }
 
 describe('GET /webhooks/whatsapp (verify handshake)', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
-  beforeAll(async () => {
-    t = await createTestDatabase(2);
-    app = await createTestApp(t.db);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
-  });
+  const bed = useAppBed(2);
 
-  const handshake = (query: Record<string, string>) => app.inject({ method: 'GET', url: '/webhooks/whatsapp', query });
+  const handshake = (query: Record<string, string>) => bed.app.inject({ method: 'GET', url: '/webhooks/whatsapp', query });
 
   it('echoes the challenge as plain text when the verify token matches', async () => {
     const response = await handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': TEST_VERIFY_TOKEN, 'hub.challenge': '1158201444' });
@@ -63,20 +55,13 @@ describe('GET /webhooks/whatsapp (verify handshake)', () => {
 });
 
 describe('POST /webhooks/whatsapp signature and body checks', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed(4);
   let org: TestOrg;
   let number: TestNumber;
 
   beforeAll(async () => {
-    t = await createTestDatabase(4);
-    app = await createTestApp(t.db);
-    org = await createTestOrg(t.db);
-    number = await createTestNumber(t.db, org.orgId);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
+    org = await createTestOrg(bed.t.db);
+    number = await createTestNumber(bed.t.db, org.orgId);
   });
 
   /** A routable message: were its signature ignored, it would write a contact, thread and message. */
@@ -113,138 +98,131 @@ describe('POST /webhooks/whatsapp signature and body checks', () => {
     ['an empty header', () => ({ body: routableBody(), headers: { 'content-type': 'application/json', 'x-hub-signature-256': '' } })],
   ])('answers 401 invalid_signature and writes nothing for %s', async (_title, make) => {
     const { body, headers } = make();
-    const before = await rowCounts(t.db);
-    const response = await postWebhook(app, body, headers);
+    const before = await rowCounts(bed.t.db);
+    const response = await postWebhook(bed.app, body, headers);
     expect(response.statusCode).toBe(401);
     expect(response.json()).toMatchObject({ error: { code: 'invalid_signature' } });
-    expect(await rowCounts(t.db)).toEqual(before);
+    expect(await rowCounts(bed.t.db)).toEqual(before);
   });
 
   it('stores the same body when it is signed correctly (control for the 401 cases)', async () => {
     const body = routableBody();
-    const before = await countRows(t.db, 'messages', org.orgId);
-    const response = await postWebhook(app, body);
+    const before = await countRows(bed.t.db, 'messages', org.orgId);
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode).toBe(200);
-    expect(await countRows(t.db, 'messages', org.orgId)).toBe(before + 1);
+    expect(await countRows(bed.t.db, 'messages', org.orgId)).toBe(before + 1);
   });
 
   it('accepts a signature written in uppercase hex (the header is compared case-insensitively)', async () => {
     const body = routableBody();
-    const before = await countRows(t.db, 'messages', org.orgId);
-    const response = await postWebhook(app, body, { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmacHex(body).toUpperCase()}` });
+    const before = await countRows(bed.t.db, 'messages', org.orgId);
+    const response = await postWebhook(bed.app, body, { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmacHex(body).toUpperCase()}` });
     expect(response.statusCode).toBe(200);
-    expect(await countRows(t.db, 'messages', org.orgId)).toBe(before + 1);
+    expect(await countRows(bed.t.db, 'messages', org.orgId)).toBe(before + 1);
   });
 
   it('answers 400 invalid_json to a signed body that is not JSON and keeps it as one dead letter, even when redelivered', async () => {
     const body = `not json {${uniqueDigits(6)}`;
-    const first = await postWebhook(app, body);
+    const first = await postWebhook(bed.app, body);
     expect(first.statusCode).toBe(400);
     expect(first.json()).toMatchObject({ error: { code: 'invalid_json' } });
-    const second = await postWebhook(app, body);
+    const second = await postWebhook(bed.app, body);
     expect(second.statusCode).toBe(400);
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'raw_body', 'payload', 'org_id']).where('raw_body', '=', body).execute();
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'raw_body', 'payload', 'org_id']).where('raw_body', '=', body).execute();
     expect(rows).toEqual([{ reason: 'invalid_json', raw_body: body, payload: null, org_id: null }]);
   });
 
   it('answers 413 payload_too_large to a signed body over 3 MB and writes nothing', async () => {
     const body = Buffer.alloc(META_WEBHOOK_BODY_LIMIT + 1, 0x20);
-    const before = await rowCounts(t.db);
-    const response = await postWebhook(app, body);
+    const before = await rowCounts(bed.t.db);
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode).toBe(413);
     expect(response.json()).toMatchObject({ error: { code: 'payload_too_large' } });
-    expect(await rowCounts(t.db)).toEqual(before);
+    expect(await rowCounts(bed.t.db)).toEqual(before);
   });
 
   it('accepts a signed webhook of exactly 3 MB', async () => {
     const json = routableBody();
     const body = Buffer.alloc(META_WEBHOOK_BODY_LIMIT, 0x20);
     body.write(json, 'utf8'); // JSON followed by whitespace padding
-    const before = await countRows(t.db, 'messages', org.orgId);
-    const response = await postWebhook(app, body);
+    const before = await countRows(bed.t.db, 'messages', org.orgId);
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode, response.body).toBe(200);
-    expect(await countRows(t.db, 'messages', org.orgId)).toBe(before + 1);
+    expect(await countRows(bed.t.db, 'messages', org.orgId)).toBe(before + 1);
   });
 
   it('answers 200 to an unroutable phone_number_id and keeps the message as an unroutable_phone_number dead letter', async () => {
     const phoneNumberId = uniqueDigits();
     const body = textWebhook({ wabaId: number.wabaId, phoneNumberId, from: '14155550123', wamid: `wamid.unroutable-${uniqueDigits(8)}` });
-    const messagesBefore = await countRows(t.db, 'messages');
-    const response = await postWebhook(app, body);
+    const messagesBefore = await countRows(bed.t.db, 'messages');
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode).toBe(200);
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'org_id', 'waba_id', 'field'])
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'org_id', 'waba_id', 'field'])
       .where('phone_number_id', '=', phoneNumberId).execute();
     expect(rows).toEqual([{ reason: 'unroutable_phone_number', org_id: null, waba_id: number.wabaId, field: 'messages' }]);
-    expect(await countRows(t.db, 'messages')).toBe(messagesBefore);
+    expect(await countRows(bed.t.db, 'messages')).toBe(messagesBefore);
   });
 
   it('keeps a message whose phone_number_id belongs to another WABA than entry.id as a waba_mismatch dead letter', async () => {
-    const other = await createTestNumber(t.db, org.orgId); // another WABA of the same organization
+    const other = await createTestNumber(bed.t.db, org.orgId); // another WABA of the same organization
     const body = textWebhook({ wabaId: other.wabaId, phoneNumberId: number.phoneNumberId, from: '14155550123', wamid: `wamid.mismatch-${uniqueDigits(8)}` });
-    const messagesBefore = await countRows(t.db, 'messages');
-    const response = await postWebhook(app, body);
+    const messagesBefore = await countRows(bed.t.db, 'messages');
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode).toBe(200);
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'org_id', 'waba_id'])
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'org_id', 'waba_id'])
       .where('phone_number_id', '=', number.phoneNumberId).where('reason', '=', 'waba_mismatch').execute();
     expect(rows).toEqual([{ reason: 'waba_mismatch', org_id: org.orgId, waba_id: other.wabaId }]);
-    expect(await countRows(t.db, 'messages')).toBe(messagesBefore);
+    expect(await countRows(bed.t.db, 'messages')).toBe(messagesBefore);
   });
 
   it('keeps the same unprocessed field event of two WABAs as two dead letters, each stored once', async () => {
-    const other = await createTestNumber(t.db, org.orgId);
+    const other = await createTestNumber(bed.t.db, org.orgId);
     // Identical values from both WABAs: only entry.id tells them apart.
     const event = (wabaId: string) => JSON.stringify({
       object: 'whatsapp_business_account',
       entry: [{ id: wabaId, time: 1767269700, changes: [{ field: 'business_capability_update', value: { max_daily_conversation_per_phone: 1000 } }] }],
     });
     for (const body of [event(number.wabaId), event(other.wabaId), event(number.wabaId), event(other.wabaId)]) {
-      expect((await postWebhook(app, body)).statusCode).toBe(200);
+      expect((await postWebhook(bed.app, body)).statusCode).toBe(200);
     }
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id'])
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id'])
       .where('waba_id', 'in', [number.wabaId, other.wabaId]).where('field', '=', 'business_capability_update').orderBy('waba_id').execute();
     expect(rows).toEqual([number.wabaId, other.wabaId].sort().map((wabaId) => ({ reason: 'unhandled_field', field: 'business_capability_update', waba_id: wabaId })));
   });
 
   it('records the same account_update of two WABAs as two account events, each stored once', async () => {
-    const other = await createTestNumber(t.db, org.orgId);
+    const other = await createTestNumber(bed.t.db, org.orgId);
     const event = (wabaId: string) => JSON.stringify({
       object: 'whatsapp_business_account',
       entry: [{ id: wabaId, time: 1767269700, changes: [{ field: 'account_update', value: { event: 'MM_LITE_TERMS_SIGNED' } }] }],
     });
     for (const body of [event(number.wabaId), event(other.wabaId), event(number.wabaId), event(other.wabaId)]) {
-      expect((await postWebhook(app, body)).statusCode).toBe(200);
+      expect((await postWebhook(bed.app, body)).statusCode).toBe(200);
     }
-    const rows = await t.db.selectFrom('account_events').select('event').where('event', '=', 'MM_LITE_TERMS_SIGNED').execute();
+    const rows = await bed.t.db.selectFrom('account_events').select('event').where('event', '=', 'MM_LITE_TERMS_SIGNED').execute();
     expect(rows).toHaveLength(2);
   });
 });
 
 describe('POST /webhooks/whatsapp with NUL characters (which PostgreSQL text and jsonb refuse)', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed(4);
   let org: TestOrg;
   let number: TestNumber;
 
   beforeAll(async () => {
-    t = await createTestDatabase(4);
-    app = await createTestApp(t.db);
-    org = await createTestOrg(t.db);
-    number = await createTestNumber(t.db, org.orgId);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
+    org = await createTestOrg(bed.t.db);
+    number = await createTestNumber(bed.t.db, org.orgId);
   });
 
   it('stores a message whose text and profile name contain \\u0000, with U+FFFD in their place', async () => {
     const wamid = `wamid.nul-${uniqueDigits(10)}`;
     const body = textWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from: '14155550123', wamid, body: 'a\u0000b', name: 'Ma\u0000ya' });
     expect(body).toContain('\\u0000');
-    const response = await postWebhook(app, body);
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode, response.body).toBe(200);
-    const message = await t.db.selectFrom('messages').select('content').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
+    const message = await bed.t.db.selectFrom('messages').select('content').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
     expect(message.content).toEqual({ body: 'a\ufffdb' });
-    const contact = await t.db.selectFrom('contacts').select('profile_name').where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
+    const contact = await bed.t.db.selectFrom('contacts').select('profile_name').where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
     expect(contact.profile_name).toBe('Ma\ufffdya');
   });
 
@@ -255,12 +233,12 @@ describe('POST /webhooks/whatsapp with NUL characters (which PostgreSQL text and
     const unroutable = structuredClone(routable);
     unroutable.entry[0].changes[0].value.metadata.phone_number_id = uniqueDigits();
     for (const body of [routable, unroutable]) {
-      const response = await postWebhook(app, JSON.stringify(body));
+      const response = await postWebhook(bed.app, JSON.stringify(body));
       expect(response.statusCode, response.body).toBe(200);
     }
-    const stored = await t.db.selectFrom('messages').select('raw').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
+    const stored = await bed.t.db.selectFrom('messages').select('raw').where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
     expect(stored.raw).toMatchObject({ 'x\ufffd': 1 });
-    const deadLetters = await t.db.selectFrom('webhook_dead_letters').select('reason')
+    const deadLetters = await bed.t.db.selectFrom('webhook_dead_letters').select('reason')
       .where('phone_number_id', '=', unroutable.entry[0].changes[0].value.metadata.phone_number_id).execute();
     expect(deadLetters).toEqual([{ reason: 'unroutable_phone_number' }]);
   });
@@ -268,20 +246,20 @@ describe('POST /webhooks/whatsapp with NUL characters (which PostgreSQL text and
   it('keeps an unroutable message containing \\u0000 as a dead letter', async () => {
     const phoneNumberId = uniqueDigits();
     const body = textWebhook({ wabaId: number.wabaId, phoneNumberId, from: '14155550123', wamid: `wamid.nul-${uniqueDigits(10)}`, body: 'x\u0000y' });
-    const response = await postWebhook(app, body);
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode, response.body).toBe(200);
-    const rows = await t.db.selectFrom('webhook_dead_letters').select('reason').where('phone_number_id', '=', phoneNumberId).execute();
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select('reason').where('phone_number_id', '=', phoneNumberId).execute();
     expect(rows).toEqual([{ reason: 'unroutable_phone_number' }]);
   });
 
   it('keeps a signed non-JSON body containing a NUL byte as one invalid_json dead letter', async () => {
     const body = Buffer.from(`garbage\u0000${uniqueDigits(6)}`, 'utf8');
     for (let i = 0; i < 2; i++) {
-      const response = await postWebhook(app, body);
+      const response = await postWebhook(bed.app, body);
       expect(response.statusCode, response.body).toBe(400);
       expect(response.json()).toMatchObject({ error: { code: 'invalid_json' } });
     }
-    const rows = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'raw_body']).where('reason', '=', 'invalid_json').execute();
+    const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'raw_body']).where('reason', '=', 'invalid_json').execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]!.raw_body).toBe(body.toString('utf8').replace('\u0000', '\ufffd'));
   });

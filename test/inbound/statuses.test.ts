@@ -3,13 +3,13 @@
  * `failed` is terminal from any state), both through status webhooks and, as a last line of
  * defence, through the `messages_status_forward_only` trigger.
  */
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageStatus } from '../../src/db/schema.js';
+import { useAppBed } from '../helpers/bed.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import {
-  createTestApp, createTestNumber, createTestOrg, statusWebhook, textWebhook, uniqueDigits, type TestNumber, type TestOrg,
+  createTestNumber, createTestOrg, statusWebhook, textWebhook, uniqueDigits, type TestNumber, type TestOrg,
 } from '../helpers/factories.js';
 import { insertOutboundMessage, insertThread, messageStatus, postWebhook } from './helpers.js';
 
@@ -23,45 +23,38 @@ const UNDELIVERABLE = {
 };
 
 describe('status webhooks for outbound messages', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed(4);
   let org: TestOrg;
   let number: TestNumber;
   let threadId: string;
 
   beforeAll(async () => {
-    t = await createTestDatabase(4);
-    app = await createTestApp(t.db);
-    org = await createTestOrg(t.db);
-    number = await createTestNumber(t.db, org.orgId);
-    ({ threadId } = await insertThread(t.db, { orgId: org.orgId, phoneNumberRef: number.id, e164: `+${CUSTOMER}` }));
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
+    org = await createTestOrg(bed.t.db);
+    number = await createTestNumber(bed.t.db, org.orgId);
+    ({ threadId } = await insertThread(bed.t.db, { orgId: org.orgId, phoneNumberRef: number.id, e164: `+${CUSTOMER}` }));
   });
 
   /** A new outbound message with its own wamid. */
   async function outbound(status: MessageStatus = 'sent'): Promise<{ id: string; wamid: string }> {
     const wamid = `wamid.out-${uniqueDigits(12)}`;
-    const id = await insertOutboundMessage(t.db, { orgId: org.orgId, threadId, phoneNumberRef: number.id, wamid, status });
+    const id = await insertOutboundMessage(bed.t.db, { orgId: org.orgId, threadId, phoneNumberRef: number.id, wamid, status });
     return { id, wamid };
   }
 
   async function postStatus(wamid: string, status: string, errors?: unknown[]): Promise<void> {
     const body = statusWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, wamid, status, recipient: CUSTOMER, errors });
-    const response = await postWebhook(app, body);
+    const response = await postWebhook(bed.app, body);
     expect(response.statusCode, response.body).toBe(200);
   }
 
   it('moves a message forward through sent, delivered and read', async () => {
     const message = await outbound('queued');
     await postStatus(message.wamid, 'sent');
-    expect((await messageStatus(t.db, message.id)).status).toBe('sent');
+    expect((await messageStatus(bed.t.db, message.id)).status).toBe('sent');
     await postStatus(message.wamid, 'delivered');
-    expect((await messageStatus(t.db, message.id)).status).toBe('delivered');
+    expect((await messageStatus(bed.t.db, message.id)).status).toBe('delivered');
     await postStatus(message.wamid, 'read');
-    expect((await messageStatus(t.db, message.id)).status).toBe('read');
+    expect((await messageStatus(bed.t.db, message.id)).status).toBe('read');
   });
 
   it('leaves read when delivered and then sent arrive after it', async () => {
@@ -69,14 +62,14 @@ describe('status webhooks for outbound messages', () => {
     await postStatus(message.wamid, 'read');
     await postStatus(message.wamid, 'delivered');
     await postStatus(message.wamid, 'sent');
-    expect(await messageStatus(t.db, message.id)).toEqual({ status: 'read', error_code: null, error_title: null });
+    expect(await messageStatus(bed.t.db, message.id)).toEqual({ status: 'read', error_code: null, error_title: null });
   });
 
   it('marks a delivered message failed with the error code and title', async () => {
     const message = await outbound('sent');
     await postStatus(message.wamid, 'delivered');
     await postStatus(message.wamid, 'failed', [UNDELIVERABLE]);
-    expect(await messageStatus(t.db, message.id)).toEqual({ status: 'failed', error_code: 131026, error_title: 'Message undeliverable' });
+    expect(await messageStatus(bed.t.db, message.id)).toEqual({ status: 'failed', error_code: 131026, error_title: 'Message undeliverable' });
   });
 
   it('keeps a failed message failed, with its error, when read arrives later', async () => {
@@ -84,22 +77,22 @@ describe('status webhooks for outbound messages', () => {
     await postStatus(message.wamid, 'failed', [UNDELIVERABLE]);
     await postStatus(message.wamid, 'read');
     await postStatus(message.wamid, 'delivered');
-    expect(await messageStatus(t.db, message.id)).toEqual({ status: 'failed', error_code: 131026, error_title: 'Message undeliverable' });
+    expect(await messageStatus(bed.t.db, message.id)).toEqual({ status: 'failed', error_code: 131026, error_title: 'Message undeliverable' });
   });
 
   it('keeps the first failure when a second failed status with another error arrives', async () => {
     const message = await outbound('sent');
     await postStatus(message.wamid, 'failed', [UNDELIVERABLE]);
     await postStatus(message.wamid, 'failed', [{ code: 131047, title: 'Re-engagement message' }]);
-    expect(await messageStatus(t.db, message.id)).toEqual({ status: 'failed', error_code: 131026, error_title: 'Message undeliverable' });
+    expect(await messageStatus(bed.t.db, message.id)).toEqual({ status: 'failed', error_code: 131026, error_title: 'Message undeliverable' });
   });
 
   it('never changes an inbound message when a status names its wamid', async () => {
     const wamid = `wamid.in-${uniqueDigits(12)}`;
     const inbound = textWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, from: CUSTOMER, wamid });
-    expect((await postWebhook(app, inbound)).statusCode).toBe(200);
+    expect((await postWebhook(bed.app, inbound)).statusCode).toBe(200);
     await postStatus(wamid, 'read');
-    const row = await t.db.selectFrom('messages').select(['direction', 'status']).where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
+    const row = await bed.t.db.selectFrom('messages').select(['direction', 'status']).where('provider_message_id', '=', wamid).executeTakeFirstOrThrow();
     expect(row).toEqual({ direction: 'inbound', status: 'received' });
   });
 });

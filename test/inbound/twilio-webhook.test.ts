@@ -3,10 +3,9 @@
  * verified with the number's Auth Token over the public URL, stored exactly once by MessageSid,
  * statuses forward only (`undelivered` → failed); a bad signature is 403 with nothing written.
  */
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { computeTwilioSignature } from '../../src/providers/twilio/signature.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useAppBed } from '../helpers/bed.js';
 import { countRows, createTestApp, createTestOrg, type TestOrg } from '../helpers/factories.js';
 import {
   accountSid, createTwilioNumber, encodeForm, FIXTURE_ACCOUNT_SID, FIXTURE_AUTH_TOKEN, FIXTURE_BASE_URL, inboundParams, postTwilio,
@@ -16,38 +15,31 @@ import { insertOutboundMessage, insertThread, messageStatus } from './helpers.js
 
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
 
-let t: TestDatabase;
-let app: FastifyInstance;
+const bed = useAppBed(4, { publicBaseUrl: FIXTURE_BASE_URL });
 let org: TestOrg;
 /** The fixtures' number: +1 555 010 0001 on the fixtures' account (PROTOCOL.md §8.2). */
 let fixtureNumber: TestTwilioNumber;
 
 beforeAll(async () => {
-  t = await createTestDatabase(4);
-  app = await createTestApp(t.db, { publicBaseUrl: FIXTURE_BASE_URL });
-  org = await createTestOrg(t.db);
-  fixtureNumber = await createTwilioNumber(t.db, org.orgId, { e164: '+15550100001', accountSid: FIXTURE_ACCOUNT_SID, authToken: FIXTURE_AUTH_TOKEN });
-});
-afterAll(async () => {
-  await app?.close();
-  await t?.drop();
+  org = await createTestOrg(bed.t.db);
+  fixtureNumber = await createTwilioNumber(bed.t.db, org.orgId, { e164: '+15550100001', accountSid: FIXTURE_ACCOUNT_SID, authToken: FIXTURE_AUTH_TOKEN });
 });
 
 async function counts(orgId?: string) {
   return {
-    messages: await countRows(t.db, 'messages', orgId), contacts: await countRows(t.db, 'contacts', orgId), threads: await countRows(t.db, 'threads', orgId),
-    dead: await countRows(t.db, 'webhook_dead_letters'), pending: await countRows(t.db, 'pending_statuses', orgId),
+    messages: await countRows(bed.t.db, 'messages', orgId), contacts: await countRows(bed.t.db, 'contacts', orgId), threads: await countRows(bed.t.db, 'threads', orgId),
+    dead: await countRows(bed.t.db, 'webhook_dead_letters'), pending: await countRows(bed.t.db, 'pending_statuses', orgId),
   };
 }
 
 async function inbound(sid: string) {
-  return t.db.selectFrom('messages').selectAll().where('provider_message_id', '=', sid).execute();
+  return bed.t.db.selectFrom('messages').selectAll().where('provider_message_id', '=', sid).execute();
 }
 
 describe('POST /webhooks/twilio with the shared fixtures', () => {
   it('stores inbound_text.txt with its documented signature, answers empty TwiML, and stores a redelivery once', async () => {
     const body = twilioFixture('inbound_text.txt');
-    const post = () => postTwilio(app, { path: '/webhooks/twilio/whatsapp', body, authToken: FIXTURE_AUTH_TOKEN, signature: 'FF+ReYKt8TDlUd7iRQ0j/lq6xlA=' });
+    const post = () => postTwilio(bed.app, { path: '/webhooks/twilio/whatsapp', body, authToken: FIXTURE_AUTH_TOKEN, signature: 'FF+ReYKt8TDlUd7iRQ0j/lq6xlA=' });
     const first = await post();
     expect(first.statusCode, first.body).toBe(200);
     expect(first.headers['content-type']).toMatch(/^text\/xml/);
@@ -61,19 +53,19 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
       content: { body: 'Hi! Is my order #4512 shipping today? Café ☕' },
     });
     expect(rows[0]!.raw).toMatchObject({ AccountSid: FIXTURE_ACCOUNT_SID, WaId: '14155550123', MessageType: 'text' });
-    const contact = await t.db.selectFrom('contacts').selectAll().where('org_id', '=', org.orgId).where('e164', '=', '+14155550123').executeTakeFirstOrThrow();
+    const contact = await bed.t.db.selectFrom('contacts').selectAll().where('org_id', '=', org.orgId).where('e164', '=', '+14155550123').executeTakeFirstOrThrow();
     expect(contact).toMatchObject({ wa_id: '14155550123', profile_name: 'Maya Chen' });
-    const thread = await t.db.selectFrom('threads').selectAll().where('id', '=', rows[0]!.thread_id).executeTakeFirstOrThrow();
+    const thread = await bed.t.db.selectFrom('threads').selectAll().where('id', '=', rows[0]!.thread_id).executeTakeFirstOrThrow();
     expect(thread).toMatchObject({ phone_number_ref: fixtureNumber.id, contact_id: contact.id });
     expect(thread.last_inbound_at).not.toBeNull();
   });
 
   it('marks the outbound message of status_undelivered.txt failed with 63016', async () => {
-    const { threadId } = await insertThread(t.db, { orgId: org.orgId, phoneNumberRef: fixtureNumber.id, e164: '+5511987654321' });
-    const id = await insertOutboundMessage(t.db, { orgId: org.orgId, threadId, phoneNumberRef: fixtureNumber.id, wamid: 'SM041648e63693060b1519bef2e1225079', status: 'sent' });
-    const response = await postTwilio(app, { path: '/webhooks/twilio/status', body: twilioFixture('status_undelivered.txt'), authToken: FIXTURE_AUTH_TOKEN, signature: 'XMqZXKBid/pB78uatDx57pSfyi4=' });
+    const { threadId } = await insertThread(bed.t.db, { orgId: org.orgId, phoneNumberRef: fixtureNumber.id, e164: '+5511987654321' });
+    const id = await insertOutboundMessage(bed.t.db, { orgId: org.orgId, threadId, phoneNumberRef: fixtureNumber.id, wamid: 'SM041648e63693060b1519bef2e1225079', status: 'sent' });
+    const response = await postTwilio(bed.app, { path: '/webhooks/twilio/status', body: twilioFixture('status_undelivered.txt'), authToken: FIXTURE_AUTH_TOKEN, signature: 'XMqZXKBid/pB78uatDx57pSfyi4=' });
     expect(response.statusCode, response.body).toBe(200);
-    expect(await messageStatus(t.db, id)).toEqual({
+    expect(await messageStatus(bed.t.db, id)).toEqual({
       status: 'failed', error_code: 63016, error_title: 'Failed to send freeform message because you are outside the allowed window',
     });
   });
@@ -86,14 +78,14 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
   ])('answers 403 to %s and writes nothing', async (_label, change, signature) => {
     const before = await counts();
     const body = change(twilioFixture('inbound_text.txt').replace('SM35a7fc003554219469be44bb1c434927', 'SM35a7fc003554219469be44bb1c43ffff'));
-    const response = await postTwilio(app, { path: '/webhooks/twilio/whatsapp', body, authToken: FIXTURE_AUTH_TOKEN, signature });
+    const response = await postTwilio(bed.app, { path: '/webhooks/twilio/whatsapp', body, authToken: FIXTURE_AUTH_TOKEN, signature });
     expect(response.statusCode).toBe(403);
     expect(response.json()).toEqual({ error: { code: 'forbidden', message: 'missing or invalid X-Twilio-Signature' } });
     expect(await counts()).toEqual(before);
   });
 
   it('answers 403 when the signed URL is not the public one (behind a proxy without PUBLIC_BASE_URL)', async () => {
-    const direct = await createTestApp(t.db);
+    const direct = await createTestApp(bed.t.db);
     try {
       const before = await counts();
       const response = await direct.inject({
@@ -108,7 +100,7 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
   });
 
   it('accepts the fixture when PUBLIC_BASE_URL names the default port explicitly', async () => {
-    const withPort = await createTestApp(t.db, { publicBaseUrl: 'https://api.example.test:443' });
+    const withPort = await createTestApp(bed.t.db, { publicBaseUrl: 'https://api.example.test:443' });
     try {
       const response = await postTwilio(withPort, { path: '/webhooks/twilio/whatsapp', body: twilioFixture('inbound_text.txt'), authToken: FIXTURE_AUTH_TOKEN, signature: 'FF+ReYKt8TDlUd7iRQ0j/lq6xlA=' });
       expect(response.statusCode).toBe(200);
@@ -119,9 +111,9 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
   });
 
   it('verifies over PUBLIC_BASE_URL with a path prefix a proxy strips', async () => {
-    const prefixed = await createTestApp(t.db, { publicBaseUrl: 'https://proxy.example.test/wahub/' });
+    const prefixed = await createTestApp(bed.t.db, { publicBaseUrl: 'https://proxy.example.test/wahub/' });
     try {
-      const number = await createTwilioNumber(t.db, org.orgId);
+      const number = await createTwilioNumber(bed.t.db, org.orgId);
       const params = inboundParams(number, { from: '14155550996' });
       const signed = await postTwilio(prefixed, { body: encodeForm(params), authToken: number.authToken, baseUrl: 'https://proxy.example.test/wahub' });
       expect(signed.statusCode).toBe(200);
@@ -134,7 +126,7 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
   });
 
   it('refuses a body that is not form-encoded with 415', async () => {
-    const response = await app.inject({ method: 'POST', url: '/webhooks/twilio', payload: '{}', headers: { 'content-type': 'application/json' } });
+    const response = await bed.app.inject({ method: 'POST', url: '/webhooks/twilio', payload: '{}', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(415);
   });
 });
@@ -142,12 +134,12 @@ describe('POST /webhooks/twilio with the shared fixtures', () => {
 describe('POST /webhooks/twilio message content', () => {
   let number: TestTwilioNumber;
   beforeAll(async () => {
-    number = await createTwilioNumber(t.db, org.orgId);
+    number = await createTwilioNumber(bed.t.db, org.orgId);
   });
 
   async function deliver(extra: Record<string, string>, body = '') {
     const params = inboundParams(number, { from: '447700900123', body, extra });
-    const response = await postTwilio(app, { body: encodeForm(params), authToken: number.authToken });
+    const response = await postTwilio(bed.app, { body: encodeForm(params), authToken: number.authToken });
     expect(response.statusCode, response.body).toBe(200);
     const [row] = await inbound(params.MessageSid!);
     return row!;
@@ -179,55 +171,55 @@ describe('POST /webhooks/twilio message content', () => {
 
 describe('POST /webhooks/twilio under concurrency', () => {
   it('stores one message, contact and thread when the same webhook arrives 20 times at once', async () => {
-    const number = await createTwilioNumber(t.db, org.orgId);
+    const number = await createTwilioNumber(bed.t.db, org.orgId);
     const params = inboundParams(number, { from: '14155550995', body: 'once' });
-    const responses = await Promise.all(Array.from({ length: 20 }, () => postTwilio(app, { body: encodeForm(params), authToken: number.authToken })));
+    const responses = await Promise.all(Array.from({ length: 20 }, () => postTwilio(bed.app, { body: encodeForm(params), authToken: number.authToken })));
     expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
     expect(await inbound(params.MessageSid!)).toHaveLength(1);
-    expect(await t.db.selectFrom('contacts').select('id').where('org_id', '=', org.orgId).where('e164', '=', '+14155550995').execute()).toHaveLength(1);
-    const threads = await t.db.selectFrom('threads').select('id').where('phone_number_ref', '=', number.id).execute();
+    expect(await bed.t.db.selectFrom('contacts').select('id').where('org_id', '=', org.orgId).where('e164', '=', '+14155550995').execute()).toHaveLength(1);
+    const threads = await bed.t.db.selectFrom('threads').select('id').where('phone_number_ref', '=', number.id).execute();
     expect(threads).toHaveLength(1);
   });
 });
 
 describe('POST /webhooks/twilio routing', () => {
   it('keeps a message for a sender that is not connected as a dead letter, verified with its account\'s token', async () => {
-    const number = await createTwilioNumber(t.db, org.orgId);
+    const number = await createTwilioNumber(bed.t.db, org.orgId);
     const stranger = { ...number, phoneNumberId: 'whatsapp:+15559990000' };
     const params = inboundParams(stranger, { from: '14155550999' });
     const before = await counts(org.orgId);
-    const response = await postTwilio(app, { body: encodeForm(params), authToken: number.authToken });
+    const response = await postTwilio(bed.app, { body: encodeForm(params), authToken: number.authToken });
     expect(response.statusCode).toBe(200);
     expect(await counts(org.orgId)).toEqual({ ...before, dead: before.dead + 1 });
-    const letter = await t.db.selectFrom('webhook_dead_letters').selectAll().where('phone_number_id', '=', 'whatsapp:+15559990000').executeTakeFirstOrThrow();
+    const letter = await bed.t.db.selectFrom('webhook_dead_letters').selectAll().where('phone_number_id', '=', 'whatsapp:+15559990000').executeTakeFirstOrThrow();
     expect(letter).toMatchObject({ provider: 'twilio', reason: 'unroutable_phone_number', org_id: null });
   });
 
   it('answers 403 when neither the sender nor the account is known, writing nothing', async () => {
     const ghost = { id: '', phoneNumberId: 'whatsapp:+15559990001', e164: '+15559990001', accountSid: accountSid(), authToken: 'ghost-token' };
     const before = await counts();
-    const response = await postTwilio(app, { body: encodeForm(inboundParams(ghost, { from: '14155550998' })), authToken: ghost.authToken });
+    const response = await postTwilio(bed.app, { body: encodeForm(inboundParams(ghost, { from: '14155550998' })), authToken: ghost.authToken });
     expect(response.statusCode).toBe(403);
     expect(await counts()).toEqual(before);
   });
 
   it('does not let one account\'s token sign for another account\'s number', async () => {
-    const victim = await createTwilioNumber(t.db, org.orgId);
-    const attacker = await createTwilioNumber(t.db, (await createTestOrg(t.db)).orgId);
+    const victim = await createTwilioNumber(bed.t.db, org.orgId);
+    const attacker = await createTwilioNumber(bed.t.db, (await createTestOrg(bed.t.db)).orgId);
     const params = inboundParams(victim, { from: '14155550997' });
-    const response = await postTwilio(app, { body: encodeForm(params), authToken: attacker.authToken });
+    const response = await postTwilio(bed.app, { body: encodeForm(params), authToken: attacker.authToken });
     expect(response.statusCode).toBe(403);
     expect(await inbound(params.MessageSid!)).toEqual([]);
   });
 
   it('parks a status for an unknown MessageSid in pending_statuses and ignores callbacks before sent', async () => {
-    const number = await createTwilioNumber(t.db, org.orgId);
+    const number = await createTwilioNumber(bed.t.db, org.orgId);
     const sid = 'SMunknown0000000000000000000000001';
     for (const status of ['queued', 'sending', 'delivered']) {
-      const response = await postTwilio(app, { path: '/webhooks/twilio/status', body: encodeForm(statusParams(number, { sid, status, to: '14155550123' })), authToken: number.authToken });
+      const response = await postTwilio(bed.app, { path: '/webhooks/twilio/status', body: encodeForm(statusParams(number, { sid, status, to: '14155550123' })), authToken: number.authToken });
       expect(response.statusCode).toBe(200);
     }
-    const pending = await t.db.selectFrom('pending_statuses').select(['status']).where('provider_message_id', '=', sid).execute();
+    const pending = await bed.t.db.selectFrom('pending_statuses').select(['status']).where('provider_message_id', '=', sid).execute();
     expect(pending).toEqual([{ status: 'delivered' }]);
   });
 });

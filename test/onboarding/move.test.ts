@@ -3,26 +3,15 @@
  * in one audited transaction; the source keeps its history with the rows disconnected and tokens
  * wiped; the target gets the numbers active with the new token; webhooks route to the target.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/database.js';
 import { moveNumber } from '../../src/numbers/move.service.js';
 import { deliverInbound } from '../helpers/api.js';
+import { useAppBed } from '../helpers/bed.js';
 import { runWahub } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestApp, createTestNumber, createTestOrg, testCipher, uniqueDigits } from '../helpers/factories.js';
+import { createTestNumber, createTestOrg, testCipher, uniqueDigits } from '../helpers/factories.js';
 
-let t: TestDatabase;
-let app: Awaited<ReturnType<typeof createTestApp>>;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await createTestApp(t.db);
-});
-
-afterAll(async () => {
-  await app?.close();
-  await t?.drop();
-});
+const bed = useAppBed();
 
 async function rowsOf(db: Db, orgId: string) {
   return {
@@ -36,27 +25,27 @@ async function rowsOf(db: Db, orgId: string) {
 
 /** Organization A with one WABA of two numbers (throughput 20 on the first), and an inbound conversation on each. */
 async function setup() {
-  const orgA = await createTestOrg(t.db);
-  const orgB = await createTestOrg(t.db);
-  const first = await createTestNumber(t.db, orgA.orgId, { accessToken: 'token-of-a' });
-  const second = await createTestNumber(t.db, orgA.orgId, { wabaId: first.wabaId, accessToken: 'token-of-a' });
-  await t.db.updateTable('phone_numbers').set({ throughput_mps: 20 }).where('id', '=', first.id).execute();
-  await deliverInbound(app, t.db, first);
-  await deliverInbound(app, t.db, second);
+  const orgA = await createTestOrg(bed.t.db);
+  const orgB = await createTestOrg(bed.t.db);
+  const first = await createTestNumber(bed.t.db, orgA.orgId, { accessToken: 'token-of-a' });
+  const second = await createTestNumber(bed.t.db, orgA.orgId, { wabaId: first.wabaId, accessToken: 'token-of-a' });
+  await bed.t.db.updateTable('phone_numbers').set({ throughput_mps: 20 }).where('id', '=', first.id).execute();
+  await deliverInbound(bed.app, bed.t.db, first);
+  await deliverInbound(bed.app, bed.t.db, second);
   return { orgA, orgB, first, second };
 }
 
 describe('moveNumber', () => {
   it('moves the whole WABA: A keeps its history with the numbers disconnected and tokens wiped, B gets them active with the new token', async () => {
     const { orgA, orgB, first, second } = await setup();
-    const before = await rowsOf(t.db, orgA.orgId);
+    const before = await rowsOf(bed.t.db, orgA.orgId);
 
-    const result = await moveNumber(t.db, testCipher, { phoneNumberId: second.phoneNumberId, toOrgId: orgB.orgId, accessToken: 'token-of-b', actor: 'cli:ops@example.test', reason: 'customer sold the brand' });
+    const result = await moveNumber(bed.t.db, testCipher, { phoneNumberId: second.phoneNumberId, toOrgId: orgB.orgId, accessToken: 'token-of-b', actor: 'cli:ops@example.test', reason: 'customer sold the brand' });
 
     expect(result).toEqual({
       waba_id: first.wabaId, from_org_id: orgA.orgId, to_org_id: orgB.orgId, phone_number_ids: [first.phoneNumberId, second.phoneNumberId].sort(),
     });
-    const a = await rowsOf(t.db, orgA.orgId);
+    const a = await rowsOf(bed.t.db, orgA.orgId);
     expect(a.wabas.map((w) => [w.id, w.disconnected_at instanceof Date])).toEqual([[before.wabas[0]!.id, true]]);
     expect(a.numbers.map((n) => [n.id, n.status, n.access_token_ciphertext, n.access_token_key_id])).toEqual(
       before.numbers.map((n) => [n.id, 'disconnected', null, null]),
@@ -65,7 +54,7 @@ describe('moveNumber', () => {
     expect(a.messages.sort((x, y) => x.id.localeCompare(y.id))).toEqual(before.messages.sort((x, y) => x.id.localeCompare(y.id)));
     expect(a.messages).toHaveLength(2);
 
-    const b = await rowsOf(t.db, orgB.orgId);
+    const b = await rowsOf(bed.t.db, orgB.orgId);
     expect(b.wabas.map((w) => [w.waba_id, w.disconnected_at])).toEqual([[first.wabaId, null]]);
     expect(b.numbers.map((n) => [n.phone_number_id, n.status, n.display_phone_number, n.throughput_mps])).toEqual(
       [[first.phoneNumberId, 'active', first.displayPhoneNumber, 20], [second.phoneNumberId, 'active', second.displayPhoneNumber, 80]]
@@ -80,65 +69,65 @@ describe('moveNumber', () => {
     expect(JSON.stringify([a.audit, b.audit])).not.toContain('token-of-b');
 
     // Webhooks now route to B.
-    const { threadId } = await deliverInbound(app, t.db, first);
-    const thread = await t.db.selectFrom('threads').select(['org_id', 'phone_number_ref']).where('id', '=', threadId).executeTakeFirstOrThrow();
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, first);
+    const thread = await bed.t.db.selectFrom('threads').select(['org_id', 'phone_number_ref']).where('id', '=', threadId).executeTakeFirstOrThrow();
     expect(thread).toEqual({ org_id: orgB.orgId, phone_number_ref: b.numbers.find((n) => n.phone_number_id === first.phoneNumberId)!.id });
   });
 
   it('moving back reattaches the source organization\'s old rows, with their history', async () => {
     const { orgA, orgB, first } = await setup();
-    const before = await rowsOf(t.db, orgA.orgId);
-    await moveNumber(t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgB.orgId, accessToken: 'b', actor: 'test', reason: null });
+    const before = await rowsOf(bed.t.db, orgA.orgId);
+    await moveNumber(bed.t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgB.orgId, accessToken: 'b', actor: 'test', reason: null });
 
-    await moveNumber(t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgA.orgId, accessToken: 'a-again', actor: 'test', reason: null });
+    await moveNumber(bed.t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgA.orgId, accessToken: 'a-again', actor: 'test', reason: null });
 
-    const a = await rowsOf(t.db, orgA.orgId);
+    const a = await rowsOf(bed.t.db, orgA.orgId);
     expect(a.numbers.map((n) => [n.id, n.status])).toEqual(before.numbers.map((n) => [n.id, 'active']));
     expect(a.wabas.map((w) => [w.id, w.disconnected_at])).toEqual([[before.wabas[0]!.id, null]]);
     expect(a.threads).toEqual(before.threads);
-    expect((await rowsOf(t.db, orgB.orgId)).numbers.map((n) => [n.status, n.access_token_ciphertext])).toEqual([['disconnected', null], ['disconnected', null]]);
+    expect((await rowsOf(bed.t.db, orgB.orgId)).numbers.map((n) => [n.status, n.access_token_ciphertext])).toEqual([['disconnected', null], ['disconnected', null]]);
     expect(a.audit.map((e) => e.action)).toEqual(['waba.moved_out', 'waba.moved_in']);
   });
 
   it('refuses a move to the organization that already holds the number (conflict) and changes nothing', async () => {
     const { orgA, first } = await setup();
-    const before = await rowsOf(t.db, orgA.orgId);
+    const before = await rowsOf(bed.t.db, orgA.orgId);
 
-    const attempt = moveNumber(t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgA.orgId, accessToken: 'x', actor: 'test', reason: null });
+    const attempt = moveNumber(bed.t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgA.orgId, accessToken: 'x', actor: 'test', reason: null });
 
     await expect(attempt).rejects.toMatchObject({ code: 'conflict' });
-    expect(await rowsOf(t.db, orgA.orgId)).toEqual(before);
+    expect(await rowsOf(bed.t.db, orgA.orgId)).toEqual(before);
   });
 
   it('answers not_found for a number no organization holds, and for a disconnected one', async () => {
-    const orgB = await createTestOrg(t.db);
-    await expect(moveNumber(t.db, testCipher, { phoneNumberId: uniqueDigits(), toOrgId: orgB.orgId, accessToken: 'x', actor: 'test', reason: null }))
+    const orgB = await createTestOrg(bed.t.db);
+    await expect(moveNumber(bed.t.db, testCipher, { phoneNumberId: uniqueDigits(), toOrgId: orgB.orgId, accessToken: 'x', actor: 'test', reason: null }))
       .rejects.toMatchObject({ code: 'not_found' });
 
     const { first, orgA } = await setup();
-    await moveNumber(t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgB.orgId, accessToken: 'x', actor: 'test', reason: null });
-    await t.db.updateTable('wabas').set({ disconnected_at: new Date() }).where('org_id', '=', orgB.orgId).execute();
-    await t.db.updateTable('phone_numbers').set({ status: 'disconnected', access_token_ciphertext: null, access_token_key_id: null }).where('org_id', '=', orgB.orgId).execute();
-    await expect(moveNumber(t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgA.orgId, accessToken: 'x', actor: 'test', reason: null }))
+    await moveNumber(bed.t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgB.orgId, accessToken: 'x', actor: 'test', reason: null });
+    await bed.t.db.updateTable('wabas').set({ disconnected_at: new Date() }).where('org_id', '=', orgB.orgId).execute();
+    await bed.t.db.updateTable('phone_numbers').set({ status: 'disconnected', access_token_ciphertext: null, access_token_key_id: null }).where('org_id', '=', orgB.orgId).execute();
+    await expect(moveNumber(bed.t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: orgA.orgId, accessToken: 'x', actor: 'test', reason: null }))
       .rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('answers not_found for a target organization that does not exist, and rolls back', async () => {
     const { orgA, first } = await setup();
-    const before = await rowsOf(t.db, orgA.orgId);
+    const before = await rowsOf(bed.t.db, orgA.orgId);
 
-    const attempt = moveNumber(t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: '00000000-0000-4000-8000-000000000000', accessToken: 'x', actor: 'test', reason: null });
+    const attempt = moveNumber(bed.t.db, testCipher, { phoneNumberId: first.phoneNumberId, toOrgId: '00000000-0000-4000-8000-000000000000', accessToken: 'x', actor: 'test', reason: null });
 
     await expect(attempt).rejects.toMatchObject({ code: 'not_found' });
-    expect(await rowsOf(t.db, orgA.orgId)).toEqual(before);
+    expect(await rowsOf(bed.t.db, orgA.orgId)).toEqual(before);
   });
 
   it('lets exactly one of two simultaneous moves of one WABA win, or applies them one after the other', async () => {
     const { orgA, first, second } = await setup();
-    const targets = [await createTestOrg(t.db), await createTestOrg(t.db)];
+    const targets = [await createTestOrg(bed.t.db), await createTestOrg(bed.t.db)];
 
     const outcomes = await Promise.allSettled(targets.map((target, i) =>
-      moveNumber(t.db, testCipher, { phoneNumberId: i === 0 ? first.phoneNumberId : second.phoneNumberId, toOrgId: target.orgId, accessToken: `t${i}`, actor: 'test', reason: null })));
+      moveNumber(bed.t.db, testCipher, { phoneNumberId: i === 0 ? first.phoneNumberId : second.phoneNumberId, toOrgId: target.orgId, accessToken: `t${i}`, actor: 'test', reason: null })));
 
     const moved = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
     const rejected = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
@@ -153,7 +142,7 @@ describe('moveNumber', () => {
       expect(earlier!.from_org_id).toBe(orgA.orgId);
       expect(later!.from_org_id).toBe(earlier!.to_org_id);
     }
-    const connected = await t.db.selectFrom('phone_numbers').select('org_id').where('phone_number_id', 'in', [first.phoneNumberId, second.phoneNumberId])
+    const connected = await bed.t.db.selectFrom('phone_numbers').select('org_id').where('phone_number_id', 'in', [first.phoneNumberId, second.phoneNumberId])
       .where('status', '<>', 'disconnected').execute();
     expect(connected).toHaveLength(2);
     expect(new Set(connected.map((c) => c.org_id)).size).toBe(1);
@@ -167,18 +156,18 @@ describe('wahub number move', () => {
 
     const run = await runWahub([
       'number', 'move', '--phone-number-id', first.phoneNumberId, '--to-org', orgB.orgId, '--access-token', 'cli-token-of-b', '--actor', 'cli:ops', '--reason', 'ticket 42', '--json',
-    ], { databaseUrl: t.url });
+    ], { databaseUrl: bed.t.url });
 
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({
       waba_id: first.wabaId, from_org_id: orgA.orgId, to_org_id: orgB.orgId, phone_number_ids: [first.phoneNumberId, second.phoneNumberId].sort(),
     });
-    const b = await rowsOf(t.db, orgB.orgId);
+    const b = await rowsOf(bed.t.db, orgB.orgId);
     expect(b.numbers.map((n) => testCipher.decrypt({ ciphertext: n.access_token_ciphertext!, keyId: n.access_token_key_id! }))).toEqual(['cli-token-of-b', 'cli-token-of-b']);
     expect(b.audit.map((e) => [e.action, e.actor, (e.details as { reason: string }).reason])).toEqual([['waba.moved_in', 'cli:ops', 'ticket 42']]);
     expect(run.stdout + run.stderr).not.toContain('cli-token-of-b');
 
-    const again = await runWahub(['number', 'move', '--phone-number-id', first.phoneNumberId, '--to-org', orgB.orgId, '--access-token', 'x', '--actor', 'cli:ops', '--json'], { databaseUrl: t.url });
+    const again = await runWahub(['number', 'move', '--phone-number-id', first.phoneNumberId, '--to-org', orgB.orgId, '--access-token', 'x', '--actor', 'cli:ops', '--json'], { databaseUrl: bed.t.url });
     expect(again.code).toBe(1);
     expect(JSON.parse(again.stdout).error.code).toBe('conflict');
   });

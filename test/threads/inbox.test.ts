@@ -3,39 +3,28 @@
  * (assign, co-writers, close/reopen, read), contact blocking, quick replies, dead letters and the
  * per-number queue depth.
  */
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bearer, customerWaId, deliverInbound } from '../helpers/api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestApp, createTestNumber, createTestOperator, createTestOrg, type TestNumber, type TestOrg } from '../helpers/factories.js';
+import { useAppBed } from '../helpers/bed.js';
+import { createTestNumber, createTestOperator, createTestOrg, type TestNumber, type TestOrg } from '../helpers/factories.js';
 
-let t: TestDatabase;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await createTestApp(t.db);
-});
-afterAll(async () => {
-  await app?.close();
-  await t?.drop();
-});
+const bed = useAppBed();
 
 const call = (apiKey: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
-  app.inject({ method, url, headers: bearer(apiKey), ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+  bed.app.inject({ method, url, headers: bearer(apiKey), ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
 
 async function setup(): Promise<{ org: TestOrg; number: TestNumber; agent: { operatorId: string; apiKey: string }; other: { operatorId: string; apiKey: string } }> {
-  const org = await createTestOrg(t.db);
-  const number = await createTestNumber(t.db, org.orgId);
-  return { org, number, agent: await createTestOperator(t.db, org.orgId, 'agent'), other: await createTestOperator(t.db, org.orgId, 'agent') };
+  const org = await createTestOrg(bed.t.db);
+  const number = await createTestNumber(bed.t.db, org.orgId);
+  return { org, number, agent: await createTestOperator(bed.t.db, org.orgId, 'agent'), other: await createTestOperator(bed.t.db, org.orgId, 'agent') };
 }
 
 describe('GET /v1/threads filters and unread counts', () => {
   it('filters by assignee, status and search, and counts unread inbound messages per operator', async () => {
     const { org, number, agent } = await setup();
-    const maya = await deliverInbound(app, t.db, number, { name: 'Maya Chen' });
-    await deliverInbound(app, t.db, number, { from: maya.from, name: 'Maya Chen' });
-    const leo = await deliverInbound(app, t.db, number, { from: '4915112345678', name: 'Leo' });
+    const maya = await deliverInbound(bed.app, bed.t.db, number, { name: 'Maya Chen' });
+    await deliverInbound(bed.app, bed.t.db, number, { from: maya.from, name: 'Maya Chen' });
+    const leo = await deliverInbound(bed.app, bed.t.db, number, { from: '4915112345678', name: 'Leo' });
     expect((await call(org.apiKey, 'POST', `/v1/threads/${leo.threadId}/assign`, { operator_id: agent.operatorId })).statusCode).toBe(200);
     expect((await call(org.apiKey, 'POST', `/v1/threads/${maya.threadId}/close`)).statusCode).toBe(200);
 
@@ -66,7 +55,7 @@ describe('GET /v1/threads filters and unread counts', () => {
 describe('thread actions', () => {
   it('lets an agent take an unassigned thread or release their own, and nothing else', async () => {
     const { org, number, agent, other } = await setup();
-    const { threadId } = await deliverInbound(app, t.db, number);
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number);
     const take = await call(agent.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: agent.operatorId });
     expect(take.statusCode, take.body).toBe(200);
     expect(take.json().owner_operator_id).toBe(agent.operatorId);
@@ -75,7 +64,7 @@ describe('thread actions', () => {
     expect((await call(agent.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: null })).json().owner_operator_id).toBeNull();
     // Owners and admins assign anyone of the organization, and only them.
     expect((await call(org.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: other.operatorId })).json().owner_operator_id).toBe(other.operatorId);
-    const stranger = await createTestOrg(t.db, 'Stranger');
+    const stranger = await createTestOrg(bed.t.db, 'Stranger');
     const foreign = await call(org.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: stranger.operatorId });
     expect(foreign.statusCode).toBe(400);
     expect((await call(stranger.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: null })).statusCode).toBe(404);
@@ -83,7 +72,7 @@ describe('thread actions', () => {
 
   it('lets a co-writer send, and the send policy shows as can_send', async () => {
     const { org, number, agent, other } = await setup();
-    const { threadId } = await deliverInbound(app, t.db, number);
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number);
     await call(org.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: agent.operatorId });
     const text = { thread_id: threadId, type: 'text', text: { body: 'hi' } };
     expect((await call(other.apiKey, 'GET', `/v1/threads/${threadId}`)).json().can_send).toBe(false);
@@ -101,7 +90,7 @@ describe('thread actions', () => {
 
   it('closes and reopens for writers only', async () => {
     const { org, number, agent, other } = await setup();
-    const { threadId } = await deliverInbound(app, t.db, number);
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number);
     await call(org.apiKey, 'POST', `/v1/threads/${threadId}/assign`, { operator_id: agent.operatorId });
     expect((await call(other.apiKey, 'POST', `/v1/threads/${threadId}/close`)).json().error.code).toBe('not_allowed_to_send');
     expect((await call(agent.apiKey, 'POST', `/v1/threads/${threadId}/close`)).json().status).toBe('closed');
@@ -112,12 +101,12 @@ describe('thread actions', () => {
 describe('POST /v1/contacts/{id}/block', () => {
   it('blocks a contact: its threads refuse sends until it is unblocked', async () => {
     const { org, number } = await setup();
-    const { threadId } = await deliverInbound(app, t.db, number);
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number);
     const contactId = (await call(org.apiKey, 'GET', `/v1/threads/${threadId}`)).json().contact_id;
     expect((await call(org.apiKey, 'POST', `/v1/contacts/${contactId}/block`, { reason: 'spam' })).statusCode).toBe(200);
     expect((await call(org.apiKey, 'POST', `/v1/contacts/${contactId}/block`, { reason: 'again' })).statusCode).toBe(200);
     // One event per change of state, written with the change.
-    const events = await t.db.selectFrom('outbox_events').select(['event_type', 'payload']).where('aggregate_id', '=', contactId).where('event_type', 'like', 'contact.%blocked').execute();
+    const events = await bed.t.db.selectFrom('outbox_events').select(['event_type', 'payload']).where('aggregate_id', '=', contactId).where('event_type', 'like', 'contact.%blocked').execute();
     expect(events).toEqual([{ event_type: 'contact.blocked', payload: expect.objectContaining({ contact_id: contactId, reason: 'spam' }) }]);
     const blocked = (await call(org.apiKey, 'GET', `/v1/threads/${threadId}`)).json();
     expect(blocked.contact_blocked_at).not.toBeNull();
@@ -127,7 +116,7 @@ describe('POST /v1/contacts/{id}/block', () => {
     expect(refused.json().error.code).toBe('contact_blocked');
     expect((await call(org.apiKey, 'POST', `/v1/contacts/${contactId}/unblock`)).statusCode).toBe(200);
     expect((await call(org.apiKey, 'POST', '/v1/messages', { thread_id: threadId, type: 'text', text: { body: 'hi' } })).statusCode).toBe(202);
-    const stranger = await createTestOrg(t.db, 'Stranger');
+    const stranger = await createTestOrg(bed.t.db, 'Stranger');
     expect((await call(stranger.apiKey, 'POST', `/v1/contacts/${contactId}/block`, {})).statusCode).toBe(404);
   });
 });
@@ -140,7 +129,7 @@ describe('quick replies, dead letters and queue depth', () => {
     expect((await call(org.apiKey, 'POST', '/v1/quick-replies', { title: 'shipping', body: 'again' })).statusCode).toBe(409);
     expect((await call(agent.apiKey, 'POST', '/v1/quick-replies', { title: 'Mine', body: 'x' })).statusCode).toBe(403);
     expect((await call(agent.apiKey, 'GET', '/v1/quick-replies')).json().data.map((q: { title: string }) => q.title)).toEqual(['Shipping']);
-    const stranger = await createTestOrg(t.db, 'Stranger');
+    const stranger = await createTestOrg(bed.t.db, 'Stranger');
     expect((await call(stranger.apiKey, 'GET', '/v1/quick-replies')).json().data).toEqual([]);
     expect((await call(stranger.apiKey, 'DELETE', `/v1/quick-replies/${created.json().id}`)).statusCode).toBe(404);
     expect((await call(org.apiKey, 'DELETE', `/v1/quick-replies/${created.json().id}`)).statusCode).toBe(204);
@@ -148,7 +137,7 @@ describe('quick replies, dead letters and queue depth', () => {
 
   it('lists the organization\'s dead letters (owners and admins) and the queue depth of each number', async () => {
     const { org, number, agent } = await setup();
-    await t.db.insertInto('webhook_dead_letters').values({
+    await bed.t.db.insertInto('webhook_dead_letters').values({
       org_id: org.orgId, provider: 'meta', reason: 'unknown_field', detail: 'field "x" is not handled', payload: JSON.stringify({ x: 1 }), dedupe_key: `dl-${org.orgId}`,
     }).execute();
     const letters = await call(org.apiKey, 'GET', '/v1/dead-letters');
@@ -157,7 +146,7 @@ describe('quick replies, dead letters and queue depth', () => {
     expect(letters.json().data[0]).not.toHaveProperty('payload');
     expect((await call(agent.apiKey, 'GET', '/v1/dead-letters')).statusCode).toBe(403);
 
-    const { threadId } = await deliverInbound(app, t.db, number, { from: customerWaId() });
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number, { from: customerWaId() });
     for (const body of ['one', 'two']) await call(org.apiKey, 'POST', '/v1/messages', { thread_id: threadId, type: 'text', text: { body } });
     const numbers = (await call(org.apiKey, 'GET', '/v1/phone-numbers')).json().data;
     expect(numbers).toMatchObject([{ phone_number_id: number.phoneNumberId, queue_depth: 2 }]);

@@ -3,30 +3,18 @@
  * first, keyset pages), `GET /v1/threads/{id}`, `GET /v1/threads/{id}/messages` (newest first) and
  * `POST /v1/threads` (create-or-return, race-safe).
  */
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bearer, customerWaId, deliverInbound } from '../helpers/api.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { countRows, createTestApp, createTestNumber, createTestOrg } from '../helpers/factories.js';
+import { useAppBed } from '../helpers/bed.js';
+import { countRows, createTestNumber, createTestOrg } from '../helpers/factories.js';
 
-let t: TestDatabase;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await createTestApp(t.db);
-});
-
-afterAll(async () => {
-  await app?.close();
-  await t?.drop();
-});
+const bed = useAppBed();
 
 interface Page { data: Array<Record<string, any>>; next_cursor: string | null }
 
 async function get(apiKey: string, url: string) {
-  return app.inject({ method: 'GET', url, headers: bearer(apiKey) });
+  return bed.app.inject({ method: 'GET', url, headers: bearer(apiKey) });
 }
 
 /** Follows next_cursor from the first page to the last; fails on a non-200 or a runaway loop. */
@@ -53,8 +41,8 @@ function byKeysetDesc(a: { at: string; id: string }, b: { at: string; id: string
 
 describe('GET /v1/threads', () => {
   it('lists threads newest activity first with the customer and business number', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const base = Math.floor(Date.now() / 1000) - 3600;
     const customers = [
       { name: 'Maya Chen', from: customerWaId() },
@@ -63,7 +51,7 @@ describe('GET /v1/threads', () => {
     ];
     const threadIds: string[] = [];
     for (const [i, customer] of customers.entries()) {
-      threadIds.push((await deliverInbound(app, t.db, number, { ...customer, timestamp: base + i * 60 })).threadId);
+      threadIds.push((await deliverInbound(bed.app, bed.t.db, number, { ...customer, timestamp: base + i * 60 })).threadId);
     }
 
     const page = (await get(org.apiKey, '/v1/threads')).json() as Page;
@@ -77,7 +65,7 @@ describe('GET /v1/threads', () => {
     });
 
     // An outbound message is activity too: that thread moves to the top.
-    const sent = await app.inject({ method: 'POST', url: '/v1/messages', headers: bearer(org.apiKey), payload: {
+    const sent = await bed.app.inject({ method: 'POST', url: '/v1/messages', headers: bearer(org.apiKey), payload: {
       thread_id: threadIds[0], type: 'template', template: { name: 'hello', language: { code: 'en_US' } },
     } });
     expect(sent.statusCode).toBe(202);
@@ -86,15 +74,15 @@ describe('GET /v1/threads', () => {
   });
 
   it('pages 7 threads 3 at a time: disjoint, complete, in order, the last next_cursor null', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
-    for (let i = 0; i < 7; i++) await deliverInbound(app, t.db, number);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    for (let i = 0; i < 7; i++) await deliverInbound(bed.app, bed.t.db, number);
     // Ties on last_message_at (with microseconds) must be broken by id, across page boundaries too.
-    const ids = (await t.db.selectFrom('threads').select('id').where('org_id', '=', org.orgId).execute()).map((r) => r.id);
+    const ids = (await bed.t.db.selectFrom('threads').select('id').where('org_id', '=', org.orgId).execute()).map((r) => r.id);
     const stamps = ['2026-01-01T12:00:00.000001Z', '2026-01-01T12:00:00.123456Z', '2026-01-01T12:00:00.123456Z',
       '2026-01-01T12:00:00.123456Z', '2026-01-01T12:00:00.123457Z', '2026-01-01T11:59:59.999999Z', '2026-01-01T12:00:00.123456Z'];
     for (const [i, id] of ids.entries()) {
-      await sql`UPDATE threads SET last_message_at = ${stamps[i]}::timestamptz WHERE id = ${id}`.execute(t.db);
+      await sql`UPDATE threads SET last_message_at = ${stamps[i]}::timestamptz WHERE id = ${id}`.execute(bed.t.db);
     }
     const expected = ids.map((id, i) => ({ id, at: stamps[i]! })).sort(byKeysetDesc).map((row) => row.id);
 
@@ -109,16 +97,16 @@ describe('GET /v1/threads', () => {
   });
 
   it('ends with next_cursor null when the last page is exactly full', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
-    for (let i = 0; i < 4; i++) await deliverInbound(app, t.db, number);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    for (let i = 0; i < 4; i++) await deliverInbound(bed.app, bed.t.db, number);
     const pages = await allPages(org.apiKey, '/v1/threads', 2);
     expect(pages.map((page) => page.data.length)).toEqual([2, 2]);
     expect(pages[1]!.next_cursor).toBeNull();
   });
 
   it('answers 400 invalid_cursor for a cursor it did not issue', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     const forged = [
       'garbage',
       Buffer.from('{"at":"yesterday","id":"x"}').toString('base64url'),
@@ -133,7 +121,7 @@ describe('GET /v1/threads', () => {
   });
 
   it('answers 400 validation_failed for limit 0, 101 or not a number, and accepts 1 and 100', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     for (const limit of ['0', '101', 'abc', '-1', '2.5']) {
       const response = await get(org.apiKey, `/v1/threads?limit=${limit}`);
       expect(response.statusCode, limit).toBe(400);
@@ -146,22 +134,22 @@ describe('GET /v1/threads', () => {
 
 describe('GET /v1/threads/{id}', () => {
   it('returns one thread, with the customer service window end while it is open', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const now = Math.floor(Date.now() / 1000);
-    const { threadId } = await deliverInbound(app, t.db, number, { timestamp: now });
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number, { timestamp: now });
     const response = await get(org.apiKey, `/v1/threads/${threadId}`);
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({
       id: threadId, customer_service_window_expires_at: new Date((now + 24 * 3600) * 1000).toISOString(),
     });
 
-    await sql`UPDATE threads SET last_inbound_at = now() - interval '25 hours' WHERE id = ${threadId}`.execute(t.db);
+    await sql`UPDATE threads SET last_inbound_at = now() - interval '25 hours' WHERE id = ${threadId}`.execute(bed.t.db);
     expect((await get(org.apiKey, `/v1/threads/${threadId}`)).json().customer_service_window_expires_at).toBeNull();
   });
 
   it('answers 404 for an unknown id and for ids that are not uuids', async () => {
-    const org = await createTestOrg(t.db);
+    const org = await createTestOrg(bed.t.db);
     for (const id of ['00000000-0000-4000-8000-000000000000', 'abc', '123', '5b0c8c8e-1d2a-4a49-9a49-3f1b7a0b6f1']) {
       for (const path of [`/v1/threads/${id}`, `/v1/threads/${id}/messages`]) {
         const response = await get(org.apiKey, path);
@@ -174,21 +162,21 @@ describe('GET /v1/threads/{id}', () => {
 
 describe('GET /v1/threads/{id}/messages', () => {
   it('pages a thread\'s messages newest first, disjoint and complete, inbound and outbound together', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const from = customerWaId();
-    const { threadId } = await deliverInbound(app, t.db, number, { from, body: 'in-0' });
-    for (let i = 1; i < 4; i++) await deliverInbound(app, t.db, number, { from, body: `in-${i}` });
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number, { from, body: 'in-0' });
+    for (let i = 1; i < 4; i++) await deliverInbound(bed.app, bed.t.db, number, { from, body: `in-${i}` });
     for (let i = 0; i < 3; i++) {
-      const response = await app.inject({ method: 'POST', url: '/v1/messages', headers: bearer(org.apiKey), payload: { thread_id: threadId, type: 'text', text: { body: `out-${i}` } } });
+      const response = await bed.app.inject({ method: 'POST', url: '/v1/messages', headers: bearer(org.apiKey), payload: { thread_id: threadId, type: 'text', text: { body: `out-${i}` } } });
       expect(response.statusCode).toBe(202);
     }
     // Another thread's messages never appear in this one.
-    await deliverInbound(app, t.db, number, { body: 'elsewhere' });
+    await deliverInbound(bed.app, bed.t.db, number, { body: 'elsewhere' });
 
     const rows = await sql<{ id: string; at: string; body: string }>`
       SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, content->>'body' AS body
-      FROM messages WHERE thread_id = ${threadId}`.execute(t.db);
+      FROM messages WHERE thread_id = ${threadId}`.execute(bed.t.db);
     const expected = rows.rows.sort(byKeysetDesc).map((row) => row.id);
 
     const pages = await allPages(org.apiKey, `/v1/threads/${threadId}/messages`, 3);
@@ -201,9 +189,9 @@ describe('GET /v1/threads/{id}/messages', () => {
   });
 
   it('answers 400 for a bad cursor or limit on the message list', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
-    const { threadId } = await deliverInbound(app, t.db, number);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number);
     expect((await get(org.apiKey, `/v1/threads/${threadId}/messages?cursor=nope`)).json().error.code).toBe('invalid_cursor');
     expect((await get(org.apiKey, `/v1/threads/${threadId}/messages?limit=0`)).json().error.code).toBe('validation_failed');
     expect((await get(org.apiKey, `/v1/threads/${threadId}/messages?limit=101`)).statusCode).toBe(400);
@@ -212,12 +200,12 @@ describe('GET /v1/threads/{id}/messages', () => {
 
 describe('POST /v1/threads', () => {
   function open(apiKey: string, payload: Record<string, unknown>) {
-    return app.inject({ method: 'POST', url: '/v1/threads', headers: bearer(apiKey), payload });
+    return bed.app.inject({ method: 'POST', url: '/v1/threads', headers: bearer(apiKey), payload });
   }
 
   it('creates the thread (201), then returns the same thread (200)', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const phone = `+${customerWaId()}`;
 
     const created = await open(org.apiKey, { phone, from_phone_number_id: number.phoneNumberId });
@@ -230,21 +218,21 @@ describe('POST /v1/threads', () => {
     const again = await open(org.apiKey, { phone, from_phone_number_id: number.phoneNumberId });
     expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual(created.json());
-    expect(await countRows(t.db, 'threads', org.orgId)).toBe(1);
+    expect(await countRows(bed.t.db, 'threads', org.orgId)).toBe(1);
   });
 
   it('returns the thread an inbound message already created for that customer', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
-    const { threadId, from } = await deliverInbound(app, t.db, number, { name: 'Ana Souza' });
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    const { threadId, from } = await deliverInbound(bed.app, bed.t.db, number, { name: 'Ana Souza' });
     const response = await open(org.apiKey, { phone: `+${from}`, from_phone_number_id: number.phoneNumberId });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ id: threadId, profile_name: 'Ana Souza', wa_id: from });
   });
 
   it('makes one contact, one client and one thread from 50 concurrent calls for one phone', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const payload = { phone: `+${customerWaId()}`, from_phone_number_id: number.phoneNumberId };
 
     const responses = await Promise.all(Array.from({ length: 50 }, () => open(org.apiKey, payload)));
@@ -253,14 +241,14 @@ describe('POST /v1/threads', () => {
     expect(statuses.every((s) => s === 200 || s === 201), statuses.join(',')).toBe(true);
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(new Set(responses.map((r) => r.json().id)).size).toBe(1);
-    expect(await countRows(t.db, 'contacts', org.orgId)).toBe(1);
-    expect(await countRows(t.db, 'clients', org.orgId)).toBe(1);
-    expect(await countRows(t.db, 'threads', org.orgId)).toBe(1);
+    expect(await countRows(bed.t.db, 'contacts', org.orgId)).toBe(1);
+    expect(await countRows(bed.t.db, 'clients', org.orgId)).toBe(1);
+    expect(await countRows(bed.t.db, 'threads', org.orgId)).toBe(1);
   });
 
   it('refuses a bad body (400), a phone that is not E.164 (422) and an unknown number (404)', async () => {
-    const org = await createTestOrg(t.db);
-    const number = await createTestNumber(t.db, org.orgId);
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
     const missing = await open(org.apiKey, { from_phone_number_id: number.phoneNumberId });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error).toMatchObject({ code: 'validation_failed', details: [{ path: 'phone' }] });
@@ -272,13 +260,13 @@ describe('POST /v1/threads', () => {
     const unknown = await open(org.apiKey, { phone: '+14155550123', from_phone_number_id: '999999999999998' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error.code).toBe('not_found');
-    expect(await countRows(t.db, 'contacts', org.orgId)).toBe(0);
+    expect(await countRows(bed.t.db, 'contacts', org.orgId)).toBe(0);
   });
 
   it('answers 401 without an API key', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/threads', payload: { phone: '+14155550123', from_phone_number_id: '1' } });
+    const response = await bed.app.inject({ method: 'POST', url: '/v1/threads', payload: { phone: '+14155550123', from_phone_number_id: '1' } });
     expect(response.statusCode).toBe(401);
     expect(response.json().error.code).toBe('unauthorized');
-    expect((await app.inject({ method: 'GET', url: '/v1/threads' })).statusCode).toBe(401);
+    expect((await bed.app.inject({ method: 'GET', url: '/v1/threads' })).statusCode).toBe(401);
   });
 });

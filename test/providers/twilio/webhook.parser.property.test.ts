@@ -14,8 +14,7 @@
  *    number is known, 403/413 with the error shape otherwise, never 5xx; a redelivery changes nothing.
  */
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestWebhookItems } from '../../../src/inbound/inbound.service.js';
 import { EMPTY_TWIML, TWILIO_WEBHOOK_BODY_LIMIT, TWILIO_WEBHOOK_PATHS } from '../../../src/inbound/twilio.routes.js';
 import { computeTwilioSignature, type TwilioParams } from '../../../src/providers/twilio/signature.js';
@@ -23,8 +22,8 @@ import { parseTwilioForm, parseTwilioWebhook } from '../../../src/providers/twil
 import {
   DEAD_LETTER_REASONS, DELIVERY_STATUS_VALUES, INBOUND_MESSAGE_TYPES, type ParsedWebhookItem,
 } from '../../../src/providers/types.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { countRows, createTestApp, createTestOrg } from '../../helpers/factories.js';
+import { useAppBed } from '../../helpers/bed.js';
+import { countRows, createTestOrg } from '../../helpers/factories.js';
 import { createTwilioNumber, FIXTURE_ACCOUNT_SID, FIXTURE_AUTH_TOKEN, FIXTURE_BASE_URL, twilioFixture } from '../../helpers/twilio.js';
 import { HOSTILE_STRINGS, hostileString } from '../../hostile/arbitraries.js';
 import { insertOutboundMessage, insertThread } from '../../inbound/helpers.js';
@@ -359,29 +358,22 @@ describe('parseTwilioWebhook (properties)', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL)', () => {
-  let t: TestDatabase;
-  let app: FastifyInstance;
+  const bed = useAppBed(4, { publicBaseUrl: FIXTURE_BASE_URL });
   let outboundId: string;
 
   beforeAll(async () => {
-    t = await createTestDatabase(4);
-    app = await createTestApp(t.db, { publicBaseUrl: FIXTURE_BASE_URL });
-    const org = await createTestOrg(t.db);
-    const number = await createTwilioNumber(t.db, org.orgId, { e164: '+15550100001', accountSid: FIXTURE_ACCOUNT_SID, authToken: FIXTURE_AUTH_TOKEN });
-    const { threadId } = await insertThread(t.db, { orgId: org.orgId, phoneNumberRef: number.id, e164: '+14155550123' });
-    outboundId = await insertOutboundMessage(t.db, { orgId: org.orgId, threadId, phoneNumberRef: number.id, wamid: OUTBOUND_SID, status: 'sent' });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await t?.drop();
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTwilioNumber(bed.t.db, org.orgId, { e164: '+15550100001', accountSid: FIXTURE_ACCOUNT_SID, authToken: FIXTURE_AUTH_TOKEN });
+    const { threadId } = await insertThread(bed.t.db, { orgId: org.orgId, phoneNumberRef: number.id, e164: '+14155550123' });
+    outboundId = await insertOutboundMessage(bed.t.db, { orgId: org.orgId, threadId, phoneNumberRef: number.id, wamid: OUTBOUND_SID, status: 'sent' });
   });
 
   async function snapshot() {
-    const events = await t.db.selectFrom('outbox_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
-    const outbound = await t.db.selectFrom('messages').select(['status', 'error_code']).where('id', '=', outboundId).executeTakeFirstOrThrow();
+    const events = await bed.t.db.selectFrom('outbox_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const outbound = await bed.t.db.selectFrom('messages').select(['status', 'error_code']).where('id', '=', outboundId).executeTakeFirstOrThrow();
     return {
-      messages: await countRows(t.db, 'messages'), contacts: await countRows(t.db, 'contacts'), threads: await countRows(t.db, 'threads'),
-      dead: await countRows(t.db, 'webhook_dead_letters'), pending: await countRows(t.db, 'pending_statuses'), events: Number(events.n), outbound,
+      messages: await countRows(bed.t.db, 'messages'), contacts: await countRows(bed.t.db, 'contacts'), threads: await countRows(bed.t.db, 'threads'),
+      dead: await countRows(bed.t.db, 'webhook_dead_letters'), pending: await countRows(bed.t.db, 'pending_statuses'), events: Number(events.n), outbound,
     };
   }
 
@@ -389,7 +381,7 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
     await fc.assert(fc.asyncProperty(anyEntries, async (entries) => {
       const items = parseTwilioWebhook(paramsOf(entries), new Date());
       const before = await snapshot();
-      const summary = await ingestWebhookItems(t.db, items, 'property-test');
+      const summary = await ingestWebhookItems(bed.t.db, items, 'property-test');
       const after = await snapshot();
       const accounted = summary.messagesStored + summary.duplicateMessages + summary.statusesApplied + summary.statusesIgnored
         + summary.statusesPending + summary.fieldEventsApplied + summary.deadLetters;
@@ -407,7 +399,7 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
       // What Twilio signs: every parameter as decoded from the body, repeats included (PROTOCOL.md §7.3).
       const signed = paramsOf(entriesOf(body));
       const signature = computeTwilioSignature(FIXTURE_AUTH_TOKEN, `${FIXTURE_BASE_URL}${path}`, signed);
-      const post = () => app.inject({
+      const post = () => bed.app.inject({
         method: 'POST', url: path, payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
       });
       const status = first(signed, 'MessageStatus');
@@ -435,12 +427,12 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
     const sid = 'SM0000000000000000000000000000f00d';
     const body = `MessageSid=${sid}&AccountSid=${FIXTURE_ACCOUNT_SID}&From=whatsapp%3A%2B14155550123&To=whatsapp%3A%2B15550100001&Body=a%00b%ED%A0%80c&ProfileName=M%00aya&k%00=1`;
     const signed = paramsOf(entriesOf(body));
-    const response = await app.inject({
+    const response = await bed.app.inject({
       method: 'POST', url: '/webhooks/twilio', payload: body,
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': computeTwilioSignature(FIXTURE_AUTH_TOKEN, `${FIXTURE_BASE_URL}/webhooks/twilio`, signed) },
     });
     expect(response.statusCode, response.body).toBe(200);
-    const row = await t.db.selectFrom('messages').select(['content', 'raw']).where('provider_message_id', '=', sid).executeTakeFirstOrThrow();
+    const row = await bed.t.db.selectFrom('messages').select(['content', 'raw']).where('provider_message_id', '=', sid).executeTakeFirstOrThrow();
     expect(row.content).toEqual({ body: 'a\uFFFDb\uFFFD\uFFFD\uFFFDc' });
     expect(row.raw).toMatchObject({ 'k\uFFFD': '1', ProfileName: 'M\uFFFDaya' });
   });
@@ -449,7 +441,7 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
   function postSigned(entries: Entries, path = '/webhooks/twilio') {
     const body = entries.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&');
     const signature = computeTwilioSignature(FIXTURE_AUTH_TOKEN, `${FIXTURE_BASE_URL}${path}`, paramsOf(entriesOf(body)));
-    return app.inject({ method: 'POST', url: path, payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature } });
+    return bed.app.inject({ method: 'POST', url: path, payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature } });
   }
 
   it.each([
@@ -474,12 +466,12 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
     else if (outcome === 'status') {
       // No outbound message has this sid: the status waits in pending_statuses, without the code.
       expect(after.pending).toBe(before.pending + 1);
-      const row = await t.db.selectFrom('pending_statuses').select(['status', 'error_code']).where('provider_message_id', '=', sid).executeTakeFirstOrThrow();
+      const row = await bed.t.db.selectFrom('pending_statuses').select(['status', 'error_code']).where('provider_message_id', '=', sid).executeTakeFirstOrThrow();
       expect(row).toEqual({ status: 'failed', error_code: null });
     }
     else {
       expect(after.dead).toBe(before.dead + 1);
-      const row = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'detail']).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
+      const row = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'detail']).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
       expect(row.reason).toBe(outcome);
     }
     expect((await postSigned(entries)).statusCode).toBe(200);
@@ -494,7 +486,7 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
     // Unknown To, known AccountSid: verified with the account's token, and the bad To dead-lettered.
     const nulToKnownAccount = await postSigned([['MessageSid', 'SMnul3'], ['From', 'whatsapp:+14155550123'], ['To', `${FIXTURE_NUMBER}\u0000`], ['AccountSid', FIXTURE_ACCOUNT_SID]]);
     expect(nulToKnownAccount.statusCode, nulToKnownAccount.body).toBe(200);
-    const dead = await t.db.selectFrom('webhook_dead_letters').select(['reason', 'phone_number_id']).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const dead = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'phone_number_id']).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
     expect(dead).toEqual({ reason: 'invalid_message', phone_number_id: `${FIXTURE_NUMBER}\uFFFD` });
     // Known number, NUL in AccountSid: verified with the number's token and stored.
     const nulAccount = await postSigned([['MessageSid', 'SMnul2'], ['From', 'whatsapp:+14155550123'], ['To', FIXTURE_NUMBER], ['AccountSid', `${FIXTURE_ACCOUNT_SID}\u0000`]]);
@@ -507,7 +499,7 @@ describe('Twilio inbound path with hostile webhooks (properties, real PostgreSQL
         ...KNOWN_NAMES.filter((name) => !['MessageSid', 'From', 'To', 'MessageStatus'].includes(name)).map((name): [string, string] => [name, value])];
       const body = entries.map(([name, v]) => `${formEncode(name)}=${formEncode(v)}`).join('&');
       const signed = paramsOf(entriesOf(body));
-      const response = await app.inject({
+      const response = await bed.app.inject({
         method: 'POST', url: '/webhooks/twilio', payload: body,
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': computeTwilioSignature(FIXTURE_AUTH_TOKEN, `${FIXTURE_BASE_URL}/webhooks/twilio`, signed) },
       });
