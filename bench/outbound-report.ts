@@ -30,7 +30,7 @@ export function machineCpu(): () => number {
 /**
  * CPU seconds (user + system) used so far by every process named `postgres` on this machine (0
  * off Linux): the server's share of a run, when the server is local (DATABASE_URL on 127.0.0.1
- * or embedded PostgreSQL). Ended backends are not counted: call it while the pool is still open.
+ * or embedded PostgreSQL), ended backends included (through the postmaster's children's time).
  */
 export function postgresCpuSeconds(): number {
   let ticks = 0;
@@ -45,7 +45,10 @@ export function postgresCpuSeconds(): number {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (!stat.includes(' (postgres) ')) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (man 5 proc), in clock ticks
+      // utime, stime, and cutime, cstime (man 5 proc), in clock ticks: a backend that exits takes its
+      // own CPU with it, and the postmaster that reaps it adds it to its children's time, so
+      // without the latter a connection closing during a phase made that phase's figure negative.
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     } catch {
       // The process ended between readdir and read.
     }
