@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // dependency-cruiser reads a CommonJS config.
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
+  {
     // Tests read loosely typed JSON answers.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { Db } from '../src/db/database.js';
-import { buildApp } from '../src/http/app.js';
+import { buildApp } from '../src/app.js';
 import type { InboundBatcherOptions } from '../src/inbound/ingest-batcher.js';
 import { connectPhoneNumber } from '../src/numbers/numbers.service.js';
 import { TokenCipher } from '../src/shared/token-cipher.js';

@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, buildOpsApp, OTP_KEY_LABEL } from './http/app.js';
+import { buildApp, buildOpsApp, OTP_KEY_LABEL } from './app.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
@@ -14,7 +14,7 @@ import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
-import { createSimulator, type Simulator } from './simulator/simulator.js';
+import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
 import { EventRelay } from './events/relay.js';
@@ -22,7 +22,7 @@ import { purgePublishedEvents } from './events/retention.js';
 import { cleanUpOtps, failExpiredOtpMessages } from './endusers/otp.service.js';
 import { purgeInactiveClients } from './clients/retention.service.js';
 import { type MaintenanceJob, MaintenanceScheduler } from './ops/maintenance.js';
-import { createTwilioSimulator, type TwilioSimulator } from './simulator/simulator.twilio.js';
+import { createTwilioSimulator, type TwilioSimulator } from './simulator/twilio/simulator.js';
 
 export type Role = 'api' | 'worker' | 'all';
 

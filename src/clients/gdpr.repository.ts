@@ -5,9 +5,8 @@
  * one of its numbers.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx, Executor } from '../db/database.js';
 
-type Executor = Db | Tx;
 
 /** The client, locked FOR UPDATE (erasure), or undefined. */
 export async function lockClient(tx: Tx, orgId: string, clientId: string) {

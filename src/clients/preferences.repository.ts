@@ -2,10 +2,9 @@
  * SQL of client preferences: one row per client (primary key), created on first change.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx, Executor } from '../db/database.js';
 import { toJsonb } from '../db/json.js';
 
-type Executor = Db | Tx;
 
 const columns = ['notifications_enabled', 'language', 'timezone', 'custom', 'updated_at'] as const;
 

@@ -5,9 +5,8 @@
  * old dump or a bug would all show up here.
  */
 import { type RawBuilder, sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Executor } from '../db/database.js';
 
-type Executor = Db | Tx;
 
 export interface Scope {
   /** Only this organization's rows. */

@@ -9,6 +9,8 @@ import { isRetryableTransactionError } from './errors.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
+/** Either the pool or a transaction: what a repository function that needs no transaction takes. */
+export type Executor = Db | Tx;
 
 // Return bigint columns (outbox ids, counts) as strings, never as lossy numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);

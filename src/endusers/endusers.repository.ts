@@ -2,9 +2,8 @@
  * SQL of end users: contacts' verification, terms, registration and blocking, and OTP challenges.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx, Executor } from '../db/database.js';
 
-type Executor = Db | Tx;
 
 const contactColumns = [
   'id', 'client_id', 'e164', 'wa_id', 'profile_name', 'verified_at', 'terms_version', 'terms_accepted_at', 'registered_at',

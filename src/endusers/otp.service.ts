@@ -16,12 +16,12 @@ import { withTransaction } from '../db/database.js';
 import {
   advanceMessageStatusWithEvent, type EventContext, recordConversationStarted, recordEvent, recordMessageQueued,
 } from '../events/event-writer.js';
-import * as messages from '../messages/messages.repository.js';
+import * as messages from '../conversations/messages.repository.js';
 import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js';
 import { insertOutboxRow } from '../outbound/outbox.repository.js';
 import { AppError, notFound } from '../shared/errors.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
-import { touchThread, upsertThread } from '../threads/threads.repository.js';
+import { touchThread, upsertThread } from '../conversations/threads.repository.js';
 import * as repo from './endusers.repository.js';
 import {
   generateOtpCode, hashOtpCode, OTP_MAX_ATTEMPTS, OTP_MAX_CODES, OTP_RATE_WINDOW_MS, OTP_TTL_MS, otpCodeMatches, otpTemplate,

@@ -5,7 +5,7 @@
  */
 import type { Tx } from '../db/database.js';
 import type { MessageStatus } from '../db/schema.js';
-import * as messages from '../messages/messages.repository.js';
+import * as messages from '../conversations/messages.repository.js';
 import type { EventSource, NewEvent } from './event-types.js';
 import { insertEvents, insertMessageEvents } from './events.repository.js';
 

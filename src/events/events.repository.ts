@@ -4,11 +4,10 @@
  * Server-Sent Events.
  */
 import { type RawBuilder, sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx, Executor } from '../db/database.js';
 import { toJsonb } from '../db/json.js';
 import { EVENT_VERSION, type EventType, type NewEvent } from './event-types.js';
 
-type Executor = Db | Tx;
 
 /**
  * Advisory lock (bigint key, transaction level) the relay holds while it stamps `stream_position`

@@ -2,10 +2,9 @@
  * SQL of event subscriptions (an organization's HTTP webhooks) and their deliveries.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Db, Executor } from '../db/database.js';
 import type { EventDeliveryState } from '../db/schema.js';
 
-type Executor = Db | Tx;
 
 const subscriptionColumns = ['id', 'url', 'event_types', 'description', 'created_at'] as const;
 

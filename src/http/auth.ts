@@ -1,14 +1,12 @@
 /**
- * Authentication for `/v1/*`: a bearer API key (machines) or, without an Authorization header, an
- * operator session cookie (the web inbox; writes need the CSRF token, see session-auth.ts). The
- * resolved principal scopes every query to its organization, so another organization's ids simply
- * are not found (404).
+ * The authentication hooks of `/v1/*`: an authenticator given by the app (`../sessions/
+ * request-auth.ts`: a bearer API key, or an operator session cookie plus CSRF token) resolves the
+ * request's principal, which scopes every query to its organization, so another organization's
+ * ids simply are not found (404).
  */
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Db } from '../db/database.js';
 import { AppError } from '../shared/errors.js';
-import { authenticateApiKey, type Principal } from '../tenancy/tenancy.service.js';
-import { authenticateSessionRequest, sessionTokenOf } from './session-auth.js';
+import type { Principal } from '../shared/principal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,13 +26,8 @@ const authFailures = new WeakMap<FastifyRequest, AppError>();
 /** Refusals that wait for the rejecting hook; anything else (database errors → 503) propagates. */
 const DEFERRED_REFUSALS = new Set(['unauthorized', 'invalid_csrf_token']);
 
-async function resolvePrincipal(db: Db, request: FastifyRequest): Promise<Principal> {
-  const header = request.headers.authorization;
-  if (header === undefined && sessionTokenOf(request)) return authenticateSessionRequest(db, request);
-  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  if (!match) throw new AppError('unauthorized', 'missing "Authorization: Bearer <api key>" header');
-  return authenticateApiKey(db, match[1]!);
-}
+/** Resolves the principal of a request. @throws AppError unauthorized / invalid_csrf_token (deferred), anything else propagates */
+export type Authenticator = (request: FastifyRequest) => Promise<Principal>;
 
 /**
  * Adds the hooks that require `Authorization: Bearer <api key>` (or an operator session cookie) on
@@ -43,10 +36,10 @@ async function resolvePrincipal(db: Db, request: FastifyRequest): Promise<Princi
  * `unauthorized` (403 `invalid_csrf_token` for a cookie-authenticated write without its CSRF
  * token). Database errors propagate (503).
  */
-export function requireApiKey(app: FastifyInstance, db: Db, beforeReject?: onRequestAsyncHookHandler): void {
+export function requireApiKey(app: FastifyInstance, authenticate: Authenticator, beforeReject?: onRequestAsyncHookHandler): void {
   app.addHook('onRequest', async (request) => {
     try {
-      request.principal = await resolvePrincipal(db, request);
+      request.principal = await authenticate(request);
     } catch (error) {
       if (!(error instanceof AppError) || !DEFERRED_REFUSALS.has(error.code)) throw error;
       authFailures.set(request, error);

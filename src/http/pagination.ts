@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../shared/errors.js';
-import type { KeysetPosition } from '../threads/threads.repository.js';
+import type { KeysetPosition } from '../shared/keyset.js';
 import { parseInput } from './validation.js';
 
 const querySchema = z.object({

@@ -6,37 +6,15 @@
  * double-submit), so neither a cross-site form nor a cookie planted by a sibling subdomain passes.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Db } from '../db/database.js';
-import { authenticateSession, csrfTokenMatches, SESSION_MAX_AGE_MS } from '../sessions/sessions.service.js';
-import { AppError } from '../shared/errors.js';
-import type { Principal } from '../tenancy/tenancy.service.js';
 import { parseCookies, serializeCookie } from './cookies.js';
 
 export const SESSION_COOKIE = 'wahub_session';
 export const CSRF_COOKIE = 'wahub_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The session token of the request's cookie, if any. */
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
   return parseCookies(request.headers.cookie).get(SESSION_COOKIE) || undefined;
-}
-
-/**
- * Authenticates a request by its session cookie; state-changing methods also need the CSRF token.
- * @throws AppError unauthorized (no or dead session), invalid_csrf_token
- */
-export async function authenticateSessionRequest(db: Db, request: FastifyRequest): Promise<Principal> {
-  const token = sessionTokenOf(request);
-  if (!token) throw new AppError('unauthorized', 'not signed in');
-  const session = await authenticateSession(db, token);
-  if (!SAFE_METHODS.has(request.method)) {
-    const header = request.headers[CSRF_HEADER];
-    if (!csrfTokenMatches(session, typeof header === 'string' ? header : undefined)) {
-      throw new AppError('invalid_csrf_token', `missing or wrong ${CSRF_HEADER} header for a cookie-authenticated ${request.method}`);
-    }
-  }
-  return session.principal;
 }
 
 /**
@@ -46,9 +24,9 @@ export async function authenticateSessionRequest(db: Db, request: FastifyRequest
 const isHttps = (request: FastifyRequest) =>
   request.protocol === 'https' || String(request.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
 
-/** Sets both session cookies after login. */
-export function setSessionCookies(request: FastifyRequest, reply: FastifyReply, token: string, csrfToken: string): void {
-  const maxAge = SESSION_MAX_AGE_MS / 1000;
+/** Sets both session cookies after login; they expire after `maxAgeSeconds` (the session's absolute lifetime). */
+export function setSessionCookies(request: FastifyRequest, reply: FastifyReply, session: { token: string; csrfToken: string; maxAgeSeconds: number }): void {
+  const { token, csrfToken, maxAgeSeconds: maxAge } = session;
   void reply.header('set-cookie', [
     serializeCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Lax', secure: isHttps(request), maxAge }),
     serializeCookie(CSRF_COOKIE, csrfToken, { sameSite: 'Strict', secure: isHttps(request), maxAge }),

@@ -18,7 +18,7 @@
  */
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import * as messages from '../messages/messages.repository.js';
+import * as messages from '../conversations/messages.repository.js';
 import { updateMessagingLimitTier } from '../numbers/numbers.repository.js';
 import type { ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem } from '../providers/types.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';

@@ -11,11 +11,11 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Tx } from '../db/database.js';
 import {
   contactKey, type UpsertContactInput, upsertContacts, type UpsertedContact,
-} from '../contacts/contacts.repository.js';
+} from '../conversations/contacts.repository.js';
 import type { ConnectedPhoneNumber } from '../numbers/numbers.repository.js';
 import type { ParsedInboundMessage } from '../providers/types.js';
 import { waIdToE164 } from '../shared/phone.js';
-import { type InboundThreadInput, reopenThreads, upsertInboundThreads, type UpsertedInboundThread } from '../threads/threads.repository.js';
+import { type InboundThreadInput, reopenThreads, upsertInboundThreads, type UpsertedInboundThread } from '../conversations/threads.repository.js';
 import { deadLetter, type IngestContext, routeOrDeadLetter } from './ingest-context.js';
 import { inboundMessageKey, insertInboundMessagesWithEvents } from './inbound-messages.repository.js';
 

@@ -3,10 +3,9 @@
  * quality and throughput (SPEC §2.1).
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx, Executor } from '../db/database.js';
 import type { PhoneNumberRow, PhoneNumberStatus } from '../db/schema.js';
 
-type Executor = Db | Tx;
 
 /**
  * Creates the organization's WABA row, or reconnects and updates it (business id, name) when the

@@ -3,9 +3,8 @@
  * and operator, short-lived, single use.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Executor } from '../db/database.js';
 
-type Executor = Db | Tx;
 
 export async function insertOAuthState(db: Executor, values: { orgId: string; operatorId: string; stateHash: string; ttlMs: number }) {
   return db

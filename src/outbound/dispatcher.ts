@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { advanceMessageStatusWithEvent, recordMessagesSent, recordReauthRequired } from '../events/event-writer.js';
-import * as messages from '../messages/messages.repository.js';
+import * as messages from '../conversations/messages.repository.js';
 import { metrics } from '../ops/metrics.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import { MetaSender } from '../providers/meta/meta.sender.js';

@@ -15,14 +15,14 @@
 import { createHash } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { upsertContact } from '../contacts/contacts.repository.js';
-import * as messages from '../messages/messages.repository.js';
+import { upsertContact } from '../conversations/contacts.repository.js';
+import * as messages from '../conversations/messages.repository.js';
 import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js';
 import { isFreeFormMessage, type OutboundMessage } from '../providers/meta/send.schema.js';
 import { AppError } from '../shared/errors.js';
 import { toE164 } from '../shared/phone.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
-import * as threads from '../threads/threads.repository.js';
+import * as threads from '../conversations/threads.repository.js';
 import type { SendMessageBody } from './messages.schema.js';
 import { toStoredContent } from './message-content.js';
 import { insertOutboxRow } from './outbox.repository.js';

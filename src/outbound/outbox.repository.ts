@@ -5,9 +5,8 @@
  * token, so a worker whose lease expired and was re-claimed cannot overwrite the row.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Db, Tx, Executor } from '../db/database.js';
 
-type Executor = Db | Tx;
 
 export interface ClaimedOutboxRow {
   id: string;

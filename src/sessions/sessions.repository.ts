@@ -2,9 +2,8 @@
  * SQL for operator sessions, operator passwords and login look-ups.
  */
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Executor } from '../db/database.js';
 
-type Executor = Db | Tx;
 
 /** Operators with this email (case-insensitive) in any organization, with their organization's name. */
 export async function findOperatorsByEmail(db: Executor, email: string) {

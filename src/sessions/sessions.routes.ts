@@ -11,7 +11,7 @@ import { clearSessionCookies, setSessionCookies } from '../http/session-auth.js'
 import { parseInput } from '../http/validation.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 import { listOperators } from './sessions.repository.js';
-import { login, logout, operatorProfile } from './sessions.service.js';
+import { login, logout, operatorProfile, SESSION_MAX_AGE_MS } from './sessions.service.js';
 
 const loginSchema = z.strictObject({
   email: z.string().min(3).max(320),
@@ -24,7 +24,7 @@ export async function loginRoutes(app: FastifyInstance, options: { db: Db }): Pr
   app.post('/v1/session', async (request, reply) => {
     const body = parseInput(loginSchema, request.body);
     const session = await login(options.db, { email: body.email, password: body.password, orgId: body.org_id });
-    setSessionCookies(request, reply, session.token, session.csrfToken);
+    setSessionCookies(request, reply, { token: session.token, csrfToken: session.csrfToken, maxAgeSeconds: SESSION_MAX_AGE_MS / 1000 });
     return reply.status(201).send({ operator: session.operator, csrf_token: session.csrfToken, expires_at: session.expiresAt.toISOString() });
   });
 }

@@ -5,9 +5,9 @@
  * `TWILIO_API_BASE_URL = <url>/twilio`).
  */
 import Fastify from 'fastify';
-import { createSimulator, type Simulator, type SimulatorDelays } from './simulator.js';
-import { createTwilioSimulator, type TwilioSimulator } from './simulator.twilio.js';
-import type { SimulatorLogger, WebhookRetry } from './simulator.webhooks.js';
+import { createSimulator, type Simulator } from './meta/simulator.js';
+import { createTwilioSimulator, type TwilioSimulator } from './twilio/simulator.js';
+import type { SimulatorDelays, SimulatorLogger, WebhookRetry } from './shared/background.js';
 
 export interface SimulatorServerOptions {
   /** TCP port; 0 picks a free one. */

@@ -1,10 +1,9 @@
 /**
  * SQL for organizations, operators and API keys.
  */
-import type { Db, Tx } from '../db/database.js';
+import type { Executor } from '../db/database.js';
 import type { OperatorRole } from '../db/schema.js';
 
-type Executor = Db | Tx;
 
 export async function insertOrganization(db: Executor, name: string): Promise<{ id: string }> {
   return db.insertInto('organizations').values({ name }).returning('id').executeTakeFirstOrThrow();

@@ -11,17 +11,10 @@ import { withTransaction } from '../db/database.js';
 import { SQLSTATE, sqlState } from '../db/errors.js';
 import type { OperatorRole } from '../db/schema.js';
 import { AppError } from '../shared/errors.js';
+import type { Principal } from '../shared/principal.js';
 import * as repo from './tenancy.repository.js';
 
-/** Who is calling: resolved from an API key or an operator session (exactly one of the two ids is set). */
-export interface Principal {
-  orgId: string;
-  operatorId: string;
-  role: OperatorRole;
-  apiKeyId: string | null;
-  /** Set when the caller is a browser session (cookie): writes then need the CSRF token. */
-  sessionId?: string | null;
-}
+export type { Principal };
 
 const KEY_PATTERN = /^wah_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 // Writing last_used_at on every request would make each API call a write; once a minute is enough.

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Db } from '../../src/db/database.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import { deliverInbound } from '../helpers/api.js';
 import { TEST_APP_SECRET, testCipher, type TestNumber } from '../helpers/factories.js';
 

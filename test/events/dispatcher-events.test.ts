@@ -11,7 +11,7 @@ import type { SimulatorServer } from '../../src/simulator/server.js';
 import type { Principal } from '../../src/tenancy/tenancy.service.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestOrg, silentLogger, testCipher, type TestOrg } from '../helpers/factories.js';
-import { connectNumber, pollUntil, principalOf, queueTemplates, recipient, startSendOnlySimulator } from '../delivery/helpers.js';
+import { connectNumber, pollUntil, principalOf, queueTemplates, recipient, startSendOnlySimulator } from '../outbound/dispatcher/helpers.js';
 import { eventsOf } from './helpers.js';
 
 let t: TestDatabase;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/database.js';
 import { recordMessagesSent } from '../../src/events/event-writer.js';
-import { recordSentMessages } from '../../src/messages/messages.repository.js';
+import { recordSentMessages } from '../../src/conversations/messages.repository.js';
 import { bearer, customerWaId, deliverInbound, inboundWamid } from '../helpers/api.js';
 import { useAppBed } from '../helpers/bed.js';
 import {

@@ -11,7 +11,7 @@ import { insertEvents } from '../../src/events/events.repository.js';
 import { verifyEventSignature } from '../../src/events/signature.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestOrg, testCipher } from '../helpers/factories.js';
-import { killWorkers, makeDataDir, pollUntil, startWorker, wahubEnv, type WorkerProcess } from '../delivery/helpers.js';
+import { killWorkers, makeDataDir, pollUntil, startWorker, wahubEnv, type WorkerProcess } from '../outbound/dispatcher/helpers.js';
 import { eventsOf, NATS_TEST_URL, natsReachable, startSubscriber, type Subscriber, uniqueNatsNames } from './helpers.js';
 
 const reachable = await natsReachable();

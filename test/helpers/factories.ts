@@ -7,12 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Db } from '../../src/db/database.js';
 import type { OperatorRole } from '../../src/db/schema.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import type { RateLimitOptions } from '../../src/http/rate-limit.js';
 import { connectPhoneNumber } from '../../src/numbers/numbers.service.js';
 import { signMetaPayload } from '../../src/providers/meta/signature.js';
 import type { GraphApiClient } from '../../src/providers/meta/graph.client.js';
-import type { Simulator } from '../../src/simulator/simulator.js';
+import type { Simulator } from '../../src/simulator/meta/simulator.js';
 import { TokenCipher } from '../../src/shared/token-cipher.js';
 import { createOperator, createOrganization } from '../../src/tenancy/tenancy.service.js';
 

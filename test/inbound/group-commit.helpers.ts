@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { createDb, type Db } from '../../src/db/database.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import type { InboundBatcherOptions } from '../../src/inbound/ingest-batcher.js';
 import type { IngestSummary } from '../../src/inbound/inbound.service.js';
 import { metrics } from '../../src/ops/metrics.js';

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { expect } from 'vitest';
 import type { Db } from '../../src/db/database.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
 import { bearer } from '../helpers/api.js';
