@@ -3,6 +3,7 @@
  * through `app.inject()` or by listening on port 0.
  */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from './db/database.js';
@@ -34,6 +35,8 @@ import { requireApiKey } from './http/auth.js';
 import { authenticateRequest } from './sessions/request-auth.js';
 import { registerErrorHandler, toErrorResponse } from './http/errors.js';
 import { registerWebUi } from './http/web-ui.js';
+import { useSchemasForDocsOnly } from './http/openapi.js';
+import { registerOpenApiDocs } from './http/openapi-docs.js';
 import { rejectUnstorableInput } from './http/validation.js';
 import { createRateLimitHook, DEFAULT_RATE_LIMIT_PER_MINUTE, LOGIN_RATE_LIMIT_PER_MINUTE, type RateLimitOptions } from './http/rate-limit.js';
 
@@ -79,6 +82,9 @@ function requestId(header: unknown): string {
   return typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
 }
 
+/** `info.version` of the OpenAPI document: the package's version. */
+const API_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
 /** HKDF label of the OTP hash key derived from the token encryption key (when OTP_HASH_KEY is unset). */
 export const OTP_KEY_LABEL = 'wahub otp code hash v1';
 
@@ -98,6 +104,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     void reply.header('x-request-id', request.id);
   });
   registerErrorHandler(app);
+  useSchemasForDocsOnly(app);
+  await registerOpenApiDocs(app, { version: API_VERSION });
   observeHttpDurations(app);
   await app.register(opsRoutes, { db: options.db, loops: options.loops ?? [], isShuttingDown: options.isShuttingDown ?? (() => false) });
 
@@ -154,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 export async function buildOpsApp(options: { db: Db; logger: Logger; loops: LoopProbe[]; isShuttingDown: () => boolean }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ requestIdLogLabel: 'correlation_id' }) });
   registerErrorHandler(app);
+  useSchemasForDocsOnly(app);
   await app.register(opsRoutes, options);
   return app;
 }

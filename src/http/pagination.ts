@@ -8,10 +8,19 @@ import { AppError } from '../shared/errors.js';
 import type { KeysetPosition } from '../shared/keyset.js';
 import { parseInput } from './validation.js';
 
-const querySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(200).optional(),
+/** `?limit=1..100` (default 50) `&cursor=<next_cursor of the previous page>`. */
+export const pageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50).describe('items per page, 1–100'),
+  cursor: z.string().max(200).optional().describe('`next_cursor` of the previous page'),
 });
+
+/** A page of `item`s: `{data, next_cursor}`, `next_cursor` null on the last page. */
+export function pageSchema<Item extends z.ZodType>(item: Item) {
+  return z.object({
+    data: z.array(item),
+    next_cursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last page'),
+  });
+}
 
 /**
  * A real instant: the pattern alone let `2026-13-45T99:99:99…` or year 0000 through to a
@@ -34,7 +43,7 @@ export interface PageRequest {
 
 /** Parses `limit` and `cursor`. @throws AppError validation_failed / invalid_cursor */
 export function parsePageQuery(query: unknown): PageRequest {
-  const { limit, cursor } = parseInput(querySchema, query, 'query string');
+  const { limit, cursor } = parseInput(pageQuerySchema, query, 'query string');
   if (cursor === undefined) return { limit, after: undefined };
   let decoded: unknown;
   try {

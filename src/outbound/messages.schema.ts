@@ -29,3 +29,10 @@ export type SendMessageBody = z.output<typeof sendMessageBodySchema>;
 
 /** `Idempotency-Key` header: 1–255 visible ASCII characters. */
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'Idempotency-Key must be 1–255 visible ASCII characters');
+
+/** The answer of `POST /v1/messages` (202): the queued message; follow it with `GET /v1/messages/{id}`. */
+export const queuedMessageSchema = z.object({
+  id: z.uuid(),
+  status: z.literal('queued'),
+  thread_id: z.uuid(),
+});
