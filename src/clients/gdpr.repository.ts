@@ -1,8 +1,8 @@
 /**
  * SQL of GDPR export and erasure: every row about one client — the client, its contacts,
  * preferences, OTP challenges, threads, messages (and, by cascade, their outbox rows and
- * co-writers), domain events about any of them, and pending statuses and dead letters that mention
- * one of its numbers.
+ * co-writers), domain events about any of them, and pending statuses that mention one of its
+ * numbers. Dead letters that mention them: `../ops/dead-letters.service.ts`.
  */
 import { sql } from 'kysely';
 import type { Tx, Executor } from '../db/database.js';
@@ -64,6 +64,11 @@ export async function listEventsOfAggregates(db: Executor, orgId: string, aggreg
     .where('org_id', '=', orgId).where('aggregate_id', 'in', aggregateIds).orderBy('seq').execute();
 }
 
+/** Rows a DELETE removed. */
+function count(result: { numAffectedRows?: bigint }): number {
+  return Number(result.numAffectedRows ?? 0);
+}
+
 /** LIKE pattern of any of the digit strings (E.164 without "+", wa_id). */
 function mentions(column: ReturnType<typeof sql>, digits: string[]) {
   return sql<boolean>`${column} LIKE ANY(${digits.map((d) => `%${d}%`)}::text[])`;
@@ -74,23 +79,16 @@ export async function listPendingStatusesMentioning(db: Executor, orgId: string,
   return db.selectFrom('pending_statuses').selectAll().where('org_id', '=', orgId).where(mentions(sql`payload::text`, digits)).execute();
 }
 
-/** Dead letters of the organization, or unrouted ones (no organization), that mention a number. */
-export async function listDeadLettersMentioning(db: Executor, orgId: string, digits: string[]) {
-  if (digits.length === 0) return [];
-  return db.selectFrom('webhook_dead_letters')
-    .select(['id', 'reason', 'detail', 'field', 'payload', 'raw_body', 'created_at'])
-    .where((eb) => eb.or([eb('org_id', '=', orgId), eb('org_id', 'is', null)]))
-    .where(sql<boolean>`${mentions(sql`coalesce(payload::text, '')`, digits)} OR ${mentions(sql`coalesce(raw_body, '')`, digits)}`)
-    .execute();
-}
-
-/** Deletes rows and returns how many went, per table. */
-export async function deleteClientRows(
+/**
+ * Erasure, first part: deletes the events about the client's aggregates, its messages (their outbox
+ * rows and co-writers by cascade), its threads, and the pending statuses that mention its numbers.
+ * @returns how many rows went, per table (`pending_statuses` only when there are digits)
+ */
+export async function deleteClientHistory(
   tx: Tx,
-  values: { orgId: string; clientId: string; contactIds: string[]; threadIds: string[]; aggregateIds: string[]; digits: string[] },
+  values: { orgId: string; threadIds: string[]; aggregateIds: string[]; digits: string[] },
 ): Promise<Record<string, number>> {
-  const { orgId, contactIds, threadIds, aggregateIds, digits } = values;
-  const count = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0);
+  const { orgId, threadIds, aggregateIds, digits } = values;
   const deleted: Record<string, number> = {};
   deleted.outbox_events = aggregateIds.length === 0 ? 0
     : count(await sql`DELETE FROM outbox_events WHERE org_id = ${orgId} AND aggregate_id = ANY(${aggregateIds}::uuid[])`.execute(tx));
@@ -103,15 +101,24 @@ export async function deleteClientRows(
     const patterns = digits.map((d) => `%${d}%`);
     deleted.pending_statuses = count(await sql`
       DELETE FROM pending_statuses WHERE org_id = ${orgId} AND payload::text LIKE ANY(${patterns}::text[])`.execute(tx));
-    deleted.webhook_dead_letters = count(await sql`
-      DELETE FROM webhook_dead_letters WHERE (org_id = ${orgId} OR org_id IS NULL)
-        AND (coalesce(payload::text, '') LIKE ANY(${patterns}::text[]) OR coalesce(raw_body, '') LIKE ANY(${patterns}::text[]))`.execute(tx));
   }
-  // OTP challenges go with the contacts, preferences with the client (ON DELETE CASCADE).
-  deleted.contacts = contactIds.length === 0 ? 0
-    : count(await sql`DELETE FROM contacts WHERE org_id = ${orgId} AND id = ANY(${contactIds}::uuid[])`.execute(tx));
-  deleted.clients = count(await sql`DELETE FROM clients WHERE org_id = ${orgId} AND id = ${values.clientId}`.execute(tx));
   return deleted;
+}
+
+/**
+ * Erasure, last part: deletes the client's contacts (their OTP challenges by cascade) and the
+ * client (its preferences by cascade).
+ * @returns how many rows went, per table
+ */
+export async function deleteClientAndContacts(
+  tx: Tx,
+  values: { orgId: string; clientId: string; contactIds: string[] },
+): Promise<{ contacts: number; clients: number }> {
+  const { orgId, contactIds } = values;
+  const contacts = contactIds.length === 0 ? 0
+    : count(await sql`DELETE FROM contacts WHERE org_id = ${orgId} AND id = ANY(${contactIds}::uuid[])`.execute(tx));
+  const clients = count(await sql`DELETE FROM clients WHERE org_id = ${orgId} AND id = ${values.clientId}`.execute(tx));
+  return { contacts, clients };
 }
 
 /**

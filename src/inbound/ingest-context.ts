@@ -5,9 +5,9 @@
  */
 import type { Tx } from '../db/database.js';
 import type { EventContext } from '../events/event-writer.js';
-import { type ConnectedPhoneNumber, findConnectedPhoneNumbers } from '../numbers/numbers.repository.js';
+import { type ConnectedPhoneNumber, findConnectedPhoneNumbers } from '../numbers/inbound-routing.repository.js';
+import { recordDeadLetter } from '../ops/dead-letters.service.js';
 import type { ParsedDeadLetter, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem } from '../providers/types.js';
-import { insertDeadLetter } from './dead-letters.repository.js';
 
 /** What one webhook changed; also what the route logs. */
 export interface IngestSummary {
@@ -59,7 +59,7 @@ export async function loadRoutes(tx: Tx, submissions: WebhookSubmission[]): Prom
 export async function deadLetter(ctx: IngestContext, item: Omit<ParsedDeadLetter, 'kind'>, orgId: string | null = null): Promise<void> {
   ctx.summary.deadLetters++;
   ctx.summary.deadLetterReasons[item.reason] = (ctx.summary.deadLetterReasons[item.reason] ?? 0) + 1;
-  await insertDeadLetter(ctx.tx, {
+  await recordDeadLetter(ctx.tx, {
     orgId,
     provider: item.provider,
     reason: item.reason,
