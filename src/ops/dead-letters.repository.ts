@@ -56,7 +56,9 @@ export async function listDeadLettersMentioning(db: Executor, orgId: string, dig
   return db.selectFrom('webhook_dead_letters')
     .select(['id', 'reason', 'detail', 'field', 'payload', 'raw_body', 'created_at'])
     .where((eb) => eb.or([eb('org_id', '=', orgId), eb('org_id', 'is', null)]))
-    .where(sql<boolean>`coalesce(payload::text, '') LIKE ANY(${patterns}::text[]) OR coalesce(raw_body, '') LIKE ANY(${patterns}::text[])`)
+    // Parenthesised: Kysely does not wrap a raw condition, and a bare OR would take any
+    // organization's raw body along.
+    .where(sql<boolean>`(coalesce(payload::text, '') LIKE ANY(${patterns}::text[]) OR coalesce(raw_body, '') LIKE ANY(${patterns}::text[]))`)
     .execute();
 }
 
