@@ -18,6 +18,7 @@ function doctorTable(results: Awaited<ReturnType<typeof runChecks>>): string {
   return `${lines.join('\n')}\n\n${failed === 0 ? 'all invariants hold' : `${failed} invariant(s) violated`}`;
 }
 
+/** Adds `doctor` and `keys rotate` to the program and `move` to its `number` command. */
 export function registerAdminCommands(program: Command, number: Command): void {
   program
     .command('doctor')

@@ -13,31 +13,37 @@ export async function lockClient(tx: Tx, orgId: string, clientId: string) {
   return tx.selectFrom('clients').selectAll().where('org_id', '=', orgId).where('id', '=', clientId).forUpdate().executeTakeFirst();
 }
 
+/** The client of the organization, or undefined (absent, or another organization's). */
 export async function findClient(db: Executor, orgId: string, clientId: string) {
   return db.selectFrom('clients').selectAll().where('org_id', '=', orgId).where('id', '=', clientId).executeTakeFirst();
 }
 
+/** The client's contacts, oldest first; `lock` takes them FOR UPDATE (erasure, after the client's lock). */
 export async function listClientContacts(db: Executor, orgId: string, clientId: string, lock = false) {
   const query = db.selectFrom('contacts').selectAll().where('org_id', '=', orgId).where('client_id', '=', clientId).orderBy('created_at');
   return lock ? (query.forUpdate() as typeof query).execute() : query.execute();
 }
 
+/** The threads of these contacts, oldest first; none for no contacts. */
 export async function listThreadsOfContacts(db: Executor, orgId: string, contactIds: string[]) {
   if (contactIds.length === 0) return [];
   return db.selectFrom('threads').selectAll().where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('created_at').execute();
 }
 
+/** Every message of these threads (all columns; the service drops `request_hash`), oldest first. */
 export async function listMessagesOfThreads(db: Executor, orgId: string, threadIds: string[]) {
   if (threadIds.length === 0) return [];
   return db.selectFrom('messages').selectAll().where('org_id', '=', orgId).where('thread_id', 'in', threadIds).orderBy('created_at').orderBy('id').execute();
 }
 
+/** The ids of every message of these threads (erasure: the aggregates whose events go). */
 export async function listMessageIdsOfThreads(db: Executor, orgId: string, threadIds: string[]): Promise<string[]> {
   if (threadIds.length === 0) return [];
   const rows = await db.selectFrom('messages').select('id').where('org_id', '=', orgId).where('thread_id', 'in', threadIds).execute();
   return rows.map((row) => row.id);
 }
 
+/** The outbox rows of these messages, without lease columns. */
 export async function listOutboxRowsOfMessages(db: Executor, orgId: string, messageIds: string[]) {
   if (messageIds.length === 0) return [];
   return db.selectFrom('message_outbox')
@@ -45,6 +51,7 @@ export async function listOutboxRowsOfMessages(db: Executor, orgId: string, mess
     .where('org_id', '=', orgId).where('message_id', 'in', messageIds).orderBy('id').execute();
 }
 
+/** The client's preferences row, if it has one. */
 export async function findClientPreferences(db: Executor, orgId: string, clientId: string) {
   return db.selectFrom('client_preferences').selectAll().where('org_id', '=', orgId).where('client_id', '=', clientId).executeTakeFirst();
 }
@@ -57,6 +64,7 @@ export async function listOtpChallenges(db: Executor, orgId: string, contactIds:
     .where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('created_at').execute();
 }
 
+/** Domain events about these aggregates (client, contacts, threads, messages), in `seq` order. */
 export async function listEventsOfAggregates(db: Executor, orgId: string, aggregateIds: string[]) {
   if (aggregateIds.length === 0) return [];
   return db.selectFrom('outbox_events')
@@ -74,6 +82,7 @@ function mentions(column: ReturnType<typeof sql>, digits: string[]) {
   return sql<boolean>`${column} LIKE ANY(${digits.map((d) => `%${d}%`)}::text[])`;
 }
 
+/** Pending statuses of the organization whose payload mentions one of the digit strings. */
 export async function listPendingStatusesMentioning(db: Executor, orgId: string, digits: string[]) {
   if (digits.length === 0) return [];
   return db.selectFrom('pending_statuses').selectAll().where('org_id', '=', orgId).where(mentions(sql`payload::text`, digits)).execute();
@@ -147,6 +156,7 @@ export async function isClientActiveSince(db: Executor, orgId: string, clientId:
   return result.rows[0]!.active;
 }
 
+/** How many clients listInactiveClients would list in all (the total of the retention run's progress). */
 export async function countInactiveClients(db: Executor, cutoff: Date): Promise<number> {
   const result = await sql<{ n: string }>`
     SELECT count(*) AS n FROM clients c

@@ -39,6 +39,7 @@ export interface IngestContext {
   events: EventContext;
 }
 
+/** A summary with every count at zero. */
 export function emptySummary(): IngestSummary {
   return {
     messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0,
@@ -56,6 +57,11 @@ export async function loadRoutes(tx: Tx, submissions: WebhookSubmission[]): Prom
   return new Map(rows.map((row) => [row.phone_number_id, row]));
 }
 
+/**
+ * Keeps an item of the webhook as a dead letter in the batch's transaction and counts it in the
+ * summary (by reason, for metrics after commit).
+ * @param orgId the organization it was routed to, or null when it could not be routed
+ */
 export async function deadLetter(ctx: IngestContext, item: Omit<ParsedDeadLetter, 'kind'>, orgId: string | null = null): Promise<void> {
   ctx.summary.deadLetters++;
   ctx.summary.deadLetterReasons[item.reason] = (ctx.summary.deadLetterReasons[item.reason] ?? 0) + 1;

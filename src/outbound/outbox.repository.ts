@@ -22,6 +22,7 @@ export interface ClaimedOutboxRow {
   reclaimed: boolean;
 }
 
+/** Queues a message for delivery: its `pending` outbox row, in the transaction that inserts the message. */
 export async function insertOutboxRow(
   tx: Tx,
   values: { orgId: string; messageId: string; threadId: string; phoneNumberRef: string; correlationId: string | null },
