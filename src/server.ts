@@ -12,7 +12,7 @@ import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/numbers.repository.js';
+import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
 import { EventDeliverer } from './events/deliverer.js';

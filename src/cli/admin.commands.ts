@@ -4,9 +4,8 @@
  */
 import type { Command } from 'commander';
 import { runChecks } from '../consistency/consistency.service.js';
-import { rotateTokenKeys } from '../numbers/keys.service.js';
+import { rotateEncryptionKeys } from '../numbers/keys.service.js';
 import { moveNumber } from '../numbers/move.service.js';
-import { rotateSubscriptionSecrets } from '../events/subscriptions.service.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 
 function doctorTable(results: Awaited<ReturnType<typeof runChecks>>): string {
@@ -19,6 +18,7 @@ function doctorTable(results: Awaited<ReturnType<typeof runChecks>>): string {
   return `${lines.join('\n')}\n\n${failed === 0 ? 'all invariants hold' : `${failed} invariant(s) violated`}`;
 }
 
+/** Adds `doctor` and `keys rotate` to the program and `move` to its `number` command. */
 export function registerAdminCommands(program: Command, number: Command): void {
   program
     .command('doctor')
@@ -44,9 +44,8 @@ export function registerAdminCommands(program: Command, number: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: JsonFlag) => {
       try {
-        const result = await withRuntime(async ({ db, cipher }) => ({
-          ...(await rotateTokenKeys(db, cipher, { onProgress: (p) => process.stderr.write(`rotated ${p.rotated}/${p.total}${p.failed ? `, ${p.failed} failed` : ''}\n`) })),
-          subscription_secrets: await rotateSubscriptionSecrets(db, cipher),
+        const result = await withRuntime(({ db, cipher }) => rotateEncryptionKeys(db, cipher, {
+          onProgress: (p) => process.stderr.write(`rotated ${p.rotated}/${p.total}${p.failed ? `, ${p.failed} failed` : ''}\n`),
         }));
         const secrets = result.subscription_secrets;
         print(options, { ...result }, `rotated ${result.rotated} of ${result.total} tokens and ${secrets.rotated} event subscription secrets to key ${result.keyId}${result.failed + secrets.failed ? `; ${result.failed + secrets.failed} do not decrypt (see wahub doctor)` : ''}`);

@@ -5,7 +5,8 @@
  */
 import { Command, Option } from 'commander';
 import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
-import { connectPhoneNumber, connectTwilioNumber, setPhoneNumberToken } from '../numbers/numbers.service.js';
+import { connectPhoneNumber, connectTwilioNumber } from '../numbers/numbers.service.js';
+import { setPhoneNumberToken } from '../outbound/number-queue.service.js';
 import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
 import { assertPasswordAcceptable, setOperatorPassword } from '../sessions/sessions.service.js';

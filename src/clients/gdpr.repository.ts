@@ -1,8 +1,8 @@
 /**
  * SQL of GDPR export and erasure: every row about one client — the client, its contacts,
  * preferences, OTP challenges, threads, messages (and, by cascade, their outbox rows and
- * co-writers), domain events about any of them, and pending statuses and dead letters that mention
- * one of its numbers.
+ * co-writers), domain events about any of them, and pending statuses that mention one of its
+ * numbers. Dead letters that mention them: `../ops/dead-letters.service.ts`.
  */
 import { sql } from 'kysely';
 import type { Tx, Executor } from '../db/database.js';
@@ -13,31 +13,37 @@ export async function lockClient(tx: Tx, orgId: string, clientId: string) {
   return tx.selectFrom('clients').selectAll().where('org_id', '=', orgId).where('id', '=', clientId).forUpdate().executeTakeFirst();
 }
 
+/** The client of the organization, or undefined (absent, or another organization's). */
 export async function findClient(db: Executor, orgId: string, clientId: string) {
   return db.selectFrom('clients').selectAll().where('org_id', '=', orgId).where('id', '=', clientId).executeTakeFirst();
 }
 
+/** The client's contacts, oldest first; `lock` takes them FOR UPDATE (erasure, after the client's lock). */
 export async function listClientContacts(db: Executor, orgId: string, clientId: string, lock = false) {
   const query = db.selectFrom('contacts').selectAll().where('org_id', '=', orgId).where('client_id', '=', clientId).orderBy('created_at');
   return lock ? (query.forUpdate() as typeof query).execute() : query.execute();
 }
 
+/** The threads of these contacts, oldest first; none for no contacts. */
 export async function listThreadsOfContacts(db: Executor, orgId: string, contactIds: string[]) {
   if (contactIds.length === 0) return [];
   return db.selectFrom('threads').selectAll().where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('created_at').execute();
 }
 
+/** Every message of these threads (all columns; the service drops `request_hash`), oldest first. */
 export async function listMessagesOfThreads(db: Executor, orgId: string, threadIds: string[]) {
   if (threadIds.length === 0) return [];
   return db.selectFrom('messages').selectAll().where('org_id', '=', orgId).where('thread_id', 'in', threadIds).orderBy('created_at').orderBy('id').execute();
 }
 
+/** The ids of every message of these threads (erasure: the aggregates whose events go). */
 export async function listMessageIdsOfThreads(db: Executor, orgId: string, threadIds: string[]): Promise<string[]> {
   if (threadIds.length === 0) return [];
   const rows = await db.selectFrom('messages').select('id').where('org_id', '=', orgId).where('thread_id', 'in', threadIds).execute();
   return rows.map((row) => row.id);
 }
 
+/** The outbox rows of these messages, without lease columns. */
 export async function listOutboxRowsOfMessages(db: Executor, orgId: string, messageIds: string[]) {
   if (messageIds.length === 0) return [];
   return db.selectFrom('message_outbox')
@@ -45,6 +51,7 @@ export async function listOutboxRowsOfMessages(db: Executor, orgId: string, mess
     .where('org_id', '=', orgId).where('message_id', 'in', messageIds).orderBy('id').execute();
 }
 
+/** The client's preferences row, if it has one. */
 export async function findClientPreferences(db: Executor, orgId: string, clientId: string) {
   return db.selectFrom('client_preferences').selectAll().where('org_id', '=', orgId).where('client_id', '=', clientId).executeTakeFirst();
 }
@@ -57,6 +64,7 @@ export async function listOtpChallenges(db: Executor, orgId: string, contactIds:
     .where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('created_at').execute();
 }
 
+/** Domain events about these aggregates (client, contacts, threads, messages), in `seq` order. */
 export async function listEventsOfAggregates(db: Executor, orgId: string, aggregateIds: string[]) {
   if (aggregateIds.length === 0) return [];
   return db.selectFrom('outbox_events')
@@ -64,33 +72,32 @@ export async function listEventsOfAggregates(db: Executor, orgId: string, aggreg
     .where('org_id', '=', orgId).where('aggregate_id', 'in', aggregateIds).orderBy('seq').execute();
 }
 
+/** Rows a DELETE removed. */
+function count(result: { numAffectedRows?: bigint }): number {
+  return Number(result.numAffectedRows ?? 0);
+}
+
 /** LIKE pattern of any of the digit strings (E.164 without "+", wa_id). */
 function mentions(column: ReturnType<typeof sql>, digits: string[]) {
   return sql<boolean>`${column} LIKE ANY(${digits.map((d) => `%${d}%`)}::text[])`;
 }
 
+/** Pending statuses of the organization whose payload mentions one of the digit strings. */
 export async function listPendingStatusesMentioning(db: Executor, orgId: string, digits: string[]) {
   if (digits.length === 0) return [];
   return db.selectFrom('pending_statuses').selectAll().where('org_id', '=', orgId).where(mentions(sql`payload::text`, digits)).execute();
 }
 
-/** Dead letters of the organization, or unrouted ones (no organization), that mention a number. */
-export async function listDeadLettersMentioning(db: Executor, orgId: string, digits: string[]) {
-  if (digits.length === 0) return [];
-  return db.selectFrom('webhook_dead_letters')
-    .select(['id', 'reason', 'detail', 'field', 'payload', 'raw_body', 'created_at'])
-    .where((eb) => eb.or([eb('org_id', '=', orgId), eb('org_id', 'is', null)]))
-    .where(sql<boolean>`${mentions(sql`coalesce(payload::text, '')`, digits)} OR ${mentions(sql`coalesce(raw_body, '')`, digits)}`)
-    .execute();
-}
-
-/** Deletes rows and returns how many went, per table. */
-export async function deleteClientRows(
+/**
+ * Erasure, first part: deletes the events about the client's aggregates, its messages (their outbox
+ * rows and co-writers by cascade), its threads, and the pending statuses that mention its numbers.
+ * @returns how many rows went, per table (`pending_statuses` only when there are digits)
+ */
+export async function deleteClientHistory(
   tx: Tx,
-  values: { orgId: string; clientId: string; contactIds: string[]; threadIds: string[]; aggregateIds: string[]; digits: string[] },
+  values: { orgId: string; threadIds: string[]; aggregateIds: string[]; digits: string[] },
 ): Promise<Record<string, number>> {
-  const { orgId, contactIds, threadIds, aggregateIds, digits } = values;
-  const count = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0);
+  const { orgId, threadIds, aggregateIds, digits } = values;
   const deleted: Record<string, number> = {};
   deleted.outbox_events = aggregateIds.length === 0 ? 0
     : count(await sql`DELETE FROM outbox_events WHERE org_id = ${orgId} AND aggregate_id = ANY(${aggregateIds}::uuid[])`.execute(tx));
@@ -103,15 +110,24 @@ export async function deleteClientRows(
     const patterns = digits.map((d) => `%${d}%`);
     deleted.pending_statuses = count(await sql`
       DELETE FROM pending_statuses WHERE org_id = ${orgId} AND payload::text LIKE ANY(${patterns}::text[])`.execute(tx));
-    deleted.webhook_dead_letters = count(await sql`
-      DELETE FROM webhook_dead_letters WHERE (org_id = ${orgId} OR org_id IS NULL)
-        AND (coalesce(payload::text, '') LIKE ANY(${patterns}::text[]) OR coalesce(raw_body, '') LIKE ANY(${patterns}::text[]))`.execute(tx));
   }
-  // OTP challenges go with the contacts, preferences with the client (ON DELETE CASCADE).
-  deleted.contacts = contactIds.length === 0 ? 0
-    : count(await sql`DELETE FROM contacts WHERE org_id = ${orgId} AND id = ANY(${contactIds}::uuid[])`.execute(tx));
-  deleted.clients = count(await sql`DELETE FROM clients WHERE org_id = ${orgId} AND id = ${values.clientId}`.execute(tx));
   return deleted;
+}
+
+/**
+ * Erasure, last part: deletes the client's contacts (their OTP challenges by cascade) and the
+ * client (its preferences by cascade).
+ * @returns how many rows went, per table
+ */
+export async function deleteClientAndContacts(
+  tx: Tx,
+  values: { orgId: string; clientId: string; contactIds: string[] },
+): Promise<{ contacts: number; clients: number }> {
+  const { orgId, contactIds } = values;
+  const contacts = contactIds.length === 0 ? 0
+    : count(await sql`DELETE FROM contacts WHERE org_id = ${orgId} AND id = ANY(${contactIds}::uuid[])`.execute(tx));
+  const clients = count(await sql`DELETE FROM clients WHERE org_id = ${orgId} AND id = ${values.clientId}`.execute(tx));
+  return { contacts, clients };
 }
 
 /**
@@ -140,6 +156,7 @@ export async function isClientActiveSince(db: Executor, orgId: string, clientId:
   return result.rows[0]!.active;
 }
 
+/** How many clients listInactiveClients would list in all (the total of the retention run's progress). */
 export async function countInactiveClients(db: Executor, cutoff: Date): Promise<number> {
   const result = await sql<{ n: string }>`
     SELECT count(*) AS n FROM clients c

@@ -10,6 +10,7 @@
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { type EventContext, recordEvent } from '../events/event-writer.js';
+import { eraseDeadLettersMentioning, listDeadLettersMentioning } from '../ops/dead-letters.service.js';
 import { notFound } from '../shared/errors.js';
 import * as repo from './gdpr.repository.js';
 
@@ -43,7 +44,7 @@ export async function exportClient(db: Db, orgId: string, clientId: string) {
       message_outbox: await repo.listOutboxRowsOfMessages(tx, orgId, messages.map((m) => m.id)),
       events: await repo.listEventsOfAggregates(tx, orgId, [clientId, ...contactIds, ...threads.map((t) => t.id), ...messages.map((m) => m.id)]),
       pending_statuses: await repo.listPendingStatusesMentioning(tx, orgId, digits),
-      webhook_dead_letters: await repo.listDeadLettersMentioning(tx, orgId, digits),
+      webhook_dead_letters: await listDeadLettersMentioning(tx, orgId, digits),
     };
   });
 }
@@ -72,9 +73,13 @@ export async function eraseClient(
     const contactIds = contacts.map((c) => c.id);
     const threadIds = (await repo.listThreadsOfContacts(tx, orgId, contactIds)).map((t) => t.id);
     const messageIds = await repo.listMessageIdsOfThreads(tx, orgId, threadIds);
-    const deleted = await repo.deleteClientRows(tx, {
-      orgId, clientId, contactIds, threadIds, aggregateIds: [clientId, ...contactIds, ...threadIds, ...messageIds], digits: numberDigits(contacts),
-    });
+    const digits = numberDigits(contacts);
+    const deleted: Record<string, number> = {
+      ...(await repo.deleteClientHistory(tx, { orgId, threadIds, aggregateIds: [clientId, ...contactIds, ...threadIds, ...messageIds], digits })),
+      // Like pending statuses, dead letters are only looked for when the client has a number.
+      ...(digits.length > 0 ? { webhook_dead_letters: await eraseDeadLettersMentioning(tx, orgId, digits) } : {}),
+      ...(await repo.deleteClientAndContacts(tx, { orgId, clientId, contactIds })),
+    };
     const erasedAt = new Date().toISOString();
     await recordEvent(tx, events, {
       orgId, aggregateType: 'client', aggregateId: clientId, type: 'client.erased',

@@ -7,14 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import { principalOf } from '../http/auth.js';
 import { requireUuid } from '../http/validation.js';
-import { findPhoneNumberById } from '../numbers/numbers.repository.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
-import { downloadMedia } from '../providers/meta/media.client.js';
-import { AppError, notFound } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { findMessage } from './messages.repository.js';
-
-const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
+import { downloadInboundMedia } from './media.service.js';
 
 /** A filename safe for Content-Disposition (ASCII, no quotes or separators). */
 function attachmentName(content: Record<string, unknown>, type: string, id: string): string {
@@ -26,16 +21,7 @@ function attachmentName(content: Record<string, unknown>, type: string, id: stri
 export async function mediaRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher; graph: GraphApiClient }): Promise<void> {
   app.get<{ Params: { id: string } }>('/v1/messages/:id/media', async (request, reply) => {
     const { orgId } = principalOf(request);
-    const message = await findMessage(options.db, orgId, requireUuid(request.params.id, 'message'));
-    const mediaId = message?.content.id;
-    if (!message || message.direction !== 'inbound' || !MEDIA_TYPES.has(message.type) || typeof mediaId !== 'string') throw notFound('media');
-    const number = await findPhoneNumberById(options.db, orgId, message.phone_number_ref);
-    if (!number?.access_token_ciphertext || !number.access_token_key_id) {
-      throw new AppError('phone_number_not_active', 'the business number has no token: reconnect it to download media');
-    }
-    const accessToken = options.cipher.decrypt({ ciphertext: number.access_token_ciphertext, keyId: number.access_token_key_id });
-    const download = await downloadMedia(options.graph, { mediaId, accessToken, graphBaseUrl: options.graph.baseUrl, timeoutMs: options.graph.timeoutMs });
-    if (!download.ok) throw new AppError('provider_error', `Meta refused the media download: ${download.error.title}`, { code: download.error.code });
+    const { message, media: download } = await downloadInboundMedia(options, orgId, requireUuid(request.params.id, 'message'));
     void reply
       .type(download.mimeType)
       .header('content-disposition', `attachment; filename="${attachmentName(message.content, message.type, message.id)}"`)

@@ -12,10 +12,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import { META_SIGNATURE_HEADER, verifyMetaSignature } from '../providers/meta/signature.js';
 import { parseMetaWebhook } from '../providers/meta/webhook.parser.js';
+import { recordDeadLetter } from '../ops/dead-letters.service.js';
 import { metrics } from '../ops/metrics.js';
 import { AppError } from '../shared/errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
-import { insertDeadLetter } from './dead-letters.repository.js';
 import type { InboundBatcher } from './ingest-batcher.js';
 import { recordIngest } from './ingest.metrics.js';
 
@@ -85,7 +85,7 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
       body = parseWebhookJson(text);
     } catch (error) {
       const detail = error instanceof SyntaxError && error.message.includes('nests deeper') ? error.message : 'signed webhook body is not JSON';
-      await insertDeadLetter(options.db, {
+      await recordDeadLetter(options.db, {
         orgId: null, provider: 'meta', reason: 'invalid_json', detail,
         // A text column refuses NUL bytes too (see parseWebhookJson).
         wabaId: null, phoneNumberId: null, field: null, payload: null, rawBody: text.replaceAll('\u0000', '\uFFFD'), correlationId: request.id,

@@ -5,9 +5,9 @@
  */
 import type { Tx } from '../db/database.js';
 import type { EventContext } from '../events/event-writer.js';
-import { type ConnectedPhoneNumber, findConnectedPhoneNumbers } from '../numbers/numbers.repository.js';
+import { type ConnectedPhoneNumber, findConnectedPhoneNumbers } from '../numbers/inbound-routing.repository.js';
+import { recordDeadLetter } from '../ops/dead-letters.service.js';
 import type { ParsedDeadLetter, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem } from '../providers/types.js';
-import { insertDeadLetter } from './dead-letters.repository.js';
 
 /** What one webhook changed; also what the route logs. */
 export interface IngestSummary {
@@ -39,6 +39,7 @@ export interface IngestContext {
   events: EventContext;
 }
 
+/** A summary with every count at zero. */
 export function emptySummary(): IngestSummary {
   return {
     messagesStored: 0, duplicateMessages: 0, statusesApplied: 0, statusesIgnored: 0, statusesPending: 0, fieldEventsApplied: 0, deadLetters: 0,
@@ -56,10 +57,15 @@ export async function loadRoutes(tx: Tx, submissions: WebhookSubmission[]): Prom
   return new Map(rows.map((row) => [row.phone_number_id, row]));
 }
 
+/**
+ * Keeps an item of the webhook as a dead letter in the batch's transaction and counts it in the
+ * summary (by reason, for metrics after commit).
+ * @param orgId the organization it was routed to, or null when it could not be routed
+ */
 export async function deadLetter(ctx: IngestContext, item: Omit<ParsedDeadLetter, 'kind'>, orgId: string | null = null): Promise<void> {
   ctx.summary.deadLetters++;
   ctx.summary.deadLetterReasons[item.reason] = (ctx.summary.deadLetterReasons[item.reason] ?? 0) + 1;
-  await insertDeadLetter(ctx.tx, {
+  await recordDeadLetter(ctx.tx, {
     orgId,
     provider: item.provider,
     reason: item.reason,

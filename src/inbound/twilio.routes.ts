@@ -15,7 +15,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.js';
-import { findTwilioCredentials } from '../numbers/numbers.repository.js';
+import { findTwilioWebhookToken } from '../numbers/credentials.service.js';
 import { metrics } from '../ops/metrics.js';
 import { TWILIO_SIGNATURE_HEADER, verifyTwilioSignature } from '../providers/twilio/signature.js';
 import { param, parseTwilioForm, parseTwilioWebhook, twilioBusinessAddress } from '../providers/twilio/webhook.parser.js';
@@ -72,10 +72,8 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
     // account holds, such an address matches nothing and the AccountSid fallback still applies.
     const lookupKey = (value: string | undefined) => value?.replaceAll('\u0000', '\uFFFD');
     const address = lookupKey(twilioBusinessAddress(params));
-    const number = address ? await findTwilioCredentials(options.db, { phoneNumberId: address, accountSid: lookupKey(param(params, 'AccountSid')) ?? null }) : undefined;
-    const authToken = number?.access_token_ciphertext
-      ? options.cipher.decrypt({ ciphertext: number.access_token_ciphertext, keyId: number.access_token_key_id ?? '' })
-      : undefined;
+    const number = address ? await findTwilioWebhookToken(options.db, options.cipher, { phoneNumberId: address, accountSid: lookupKey(param(params, 'AccountSid')) ?? null }) : undefined;
+    const authToken = number?.authToken;
     const url = publicRequestUrl(request, options.publicBaseUrl);
     if (!authToken || !verifyTwilioSignature(authToken, request.headers[TWILIO_SIGNATURE_HEADER], url, params)) {
       request.log.warn({ url, address: address ?? null, known_number: Boolean(number) }, 'twilio webhook refused: missing or invalid signature');

@@ -7,10 +7,11 @@
  */
 import type { Db } from '../db/database.js';
 import { assertConsistent } from '../consistency/consistency.service.js';
-import { insertAuditLog } from '../onboarding/account-events.repository.js';
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { disconnectWaba, findConnectedPhoneNumber, findConnectedWaba, listWabaNumbers } from './numbers.repository.js';
+import { insertAuditLog } from '../tenancy/audit-log.repository.js';
+import { findConnectedPhoneNumber } from './inbound-routing.repository.js';
+import { disconnectWaba, findConnectedWaba, listWabaNumbers } from './wabas.repository.js';
 import { inConnectionTransaction, saveConnection } from './numbers.service.js';
 
 export interface MoveInput {

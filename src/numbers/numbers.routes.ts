@@ -9,7 +9,7 @@ import { principalOf } from '../http/auth.js';
 import { parseInput } from '../http/validation.js';
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { countQueuedByNumber, listPhoneNumbers } from './numbers.repository.js';
+import { listPhoneNumbersWithQueueDepth } from '../outbound/number-queue.service.js';
 import { connectPhoneNumber } from './numbers.service.js';
 
 const connectSchema = z.strictObject({
@@ -24,11 +24,10 @@ const connectSchema = z.strictObject({
 export async function numbersRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher }): Promise<void> {
   app.get('/v1/phone-numbers', async (request) => {
     const { orgId } = principalOf(request);
-    const [rows, queued] = await Promise.all([listPhoneNumbers(options.db, orgId), countQueuedByNumber(options.db, orgId)]);
+    const rows = await listPhoneNumbersWithQueueDepth(options.db, orgId);
     return {
       data: rows.map((row) => ({
         ...row,
-        queue_depth: queued.get(row.id) ?? 0,
         registered_at: row.registered_at?.toISOString() ?? null,
         created_at: row.created_at.toISOString(),
       })),

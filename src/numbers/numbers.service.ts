@@ -1,15 +1,17 @@
 /**
  * Connecting business phone numbers by hand: Meta numbers (token + ids; Embedded Signup reuses
- * `saveConnection`) and Twilio senders (account SID + Auth Token + E.164 number).
+ * `saveConnection`) and Twilio senders (account SID + Auth Token + E.164 number); replacing a
+ * number's token (`replaceAccessToken`).
  */
 import type { Db, Tx } from '../db/database.js';
+import type { PhoneNumberStatus } from '../db/schema.js';
 import { withTransaction } from '../db/database.js';
 import { SQLSTATE, sqlState, violatedConstraint } from '../db/errors.js';
 import { AppError } from '../shared/errors.js';
 import { toE164, waIdToE164 } from '../shared/phone.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { resumeParkedRows } from '../outbound/outbox.repository.js';
-import * as repo from './numbers.repository.js';
+import { replacePhoneNumberToken, upsertPhoneNumber, upsertTwilioPhoneNumber } from './phone-numbers.repository.js';
+import { grantWabaAccess, upsertWaba } from './wabas.repository.js';
 import { assertConsistent } from '../consistency/consistency.service.js';
 import { type EventContext, recordEvent } from '../events/event-writer.js';
 
@@ -69,8 +71,8 @@ function validateConnection(input: ConnectPhoneNumberInput): { digits: string; e
 export async function saveConnection(tx: Tx, cipher: TokenCipher, input: ConnectPhoneNumberInput): Promise<{ id: string; created: boolean }> {
   const { digits, e164, throughputMps } = validateConnection(input);
   const token = cipher.encrypt(input.accessToken.trim());
-  const waba = await repo.upsertWaba(tx, { orgId: input.orgId, wabaId: input.wabaId, ownerBusinessId: input.ownerBusinessId ?? null, name: null });
-  const number = await repo.upsertPhoneNumber(tx, {
+  const waba = await upsertWaba(tx, { orgId: input.orgId, wabaId: input.wabaId, ownerBusinessId: input.ownerBusinessId ?? null, name: null });
+  const number = await upsertPhoneNumber(tx, {
     orgId: input.orgId,
     wabaRef: waba.id,
     phoneNumberId: input.phoneNumberId,
@@ -83,7 +85,7 @@ export async function saveConnection(tx: Tx, cipher: TokenCipher, input: Connect
     accessTokenKeyId: token.keyId,
     registered: input.registered ?? false,
   });
-  if (input.operatorId) await repo.grantWabaAccess(tx, { orgId: input.orgId, operatorId: input.operatorId, wabaRef: waba.id });
+  if (input.operatorId) await grantWabaAccess(tx, { orgId: input.orgId, operatorId: input.operatorId, wabaRef: waba.id });
   await recordEvent(tx, input.events ?? { correlationId: null, source: 'api' }, {
     orgId: input.orgId, aggregateType: 'phone_number', aggregateId: number.id, type: 'phone_number.connected',
     payload: { phone_number_ref: number.id, phone_number_id: input.phoneNumberId, waba_id: input.wabaId, status: 'active', created: number.created },
@@ -162,35 +164,35 @@ export async function connectTwilioNumber(
   }
   const phoneNumberId = `whatsapp:${e164}`;
   const token = cipher.encrypt(input.authToken.trim());
-  const number = await inConnectionTransaction(db, { orgId: input.orgId, wabaId: null, phoneNumberId, cipher }, (tx) => repo.upsertTwilioPhoneNumber(tx, {
+  const number = await inConnectionTransaction(db, { orgId: input.orgId, wabaId: null, phoneNumberId, cipher }, (tx) => upsertTwilioPhoneNumber(tx, {
     orgId: input.orgId, e164, accountSid: input.accountSid, throughputMps, authTokenCiphertext: token.ciphertext, authTokenKeyId: token.keyId,
   }));
   return { ...number, phoneNumberId };
 }
 
 /**
- * Replaces a number's access token (e.g. after Meta error 190). A `reauth_required` number becomes
- * `active` again and its parked outbox rows resume, in one transaction.
- * @returns the number's id, its status afterwards and how many parked messages resumed
- * @throws AppError not_found (no such number in the organization), validation_failed (empty token)
+ * Replaces a number's access token (e.g. after Meta error 190) inside the caller's transaction: the
+ * token is stored encrypted, and a `reauth_required` number becomes `active` again and records
+ * `phone_number.connected`. Resuming the number's parked messages is the outbox's part
+ * (`setPhoneNumberToken` in `../outbound/number-queue.service.ts`, `wahub number set-token`).
+ * @param input.phoneNumberId Meta's phone_number_id, or `whatsapp:<E.164>` for a Twilio number
+ * @returns the number's row id and its status afterwards
+ * @throws AppError validation_failed (empty token), not_found (no such number in the organization)
  */
-export async function setPhoneNumberToken(
-  db: Db,
+export async function replaceAccessToken(
+  tx: Tx,
   cipher: TokenCipher,
   input: { orgId: string; phoneNumberId: string; accessToken: string },
-): Promise<{ id: string; status: string; resumed: number }> {
+): Promise<{ id: string; status: PhoneNumberStatus }> {
   if (!input.accessToken.trim()) throw new AppError('validation_failed', 'access token must not be empty');
   const token = cipher.encrypt(input.accessToken.trim());
-  return withTransaction(db, async (tx) => {
-    const number = await repo.replacePhoneNumberToken(tx, { orgId: input.orgId, phoneNumberId: input.phoneNumberId, ciphertext: token.ciphertext, keyId: token.keyId });
-    if (!number) throw new AppError('not_found', `phone number ${input.phoneNumberId} not found`);
-    const resumed = number.status === 'active' ? await resumeParkedRows(tx, input.orgId, number.id) : 0;
-    if (number.previousStatus === 'reauth_required' && number.status === 'active') {
-      await recordEvent(tx, { correlationId: null, source: 'cli' }, {
-        orgId: input.orgId, aggregateType: 'phone_number', aggregateId: number.id, type: 'phone_number.connected',
-        payload: { phone_number_ref: number.id, phone_number_id: input.phoneNumberId, status: 'active', created: false },
-      });
-    }
-    return { id: number.id, status: number.status, resumed };
-  });
+  const number = await replacePhoneNumberToken(tx, { orgId: input.orgId, phoneNumberId: input.phoneNumberId, ciphertext: token.ciphertext, keyId: token.keyId });
+  if (!number) throw new AppError('not_found', `phone number ${input.phoneNumberId} not found`);
+  if (number.previousStatus === 'reauth_required' && number.status === 'active') {
+    await recordEvent(tx, { correlationId: null, source: 'cli' }, {
+      orgId: input.orgId, aggregateType: 'phone_number', aggregateId: number.id, type: 'phone_number.connected',
+      payload: { phone_number_ref: number.id, phone_number_id: input.phoneNumberId, status: 'active', created: false },
+    });
+  }
+  return { id: number.id, status: number.status };
 }

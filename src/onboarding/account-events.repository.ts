@@ -1,9 +1,9 @@
 /**
- * SQL for `account_events` (every `account_update` webhook, stored once) and `audit_log`.
+ * SQL for `account_events`: every `account_update` webhook, stored once.
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Tx } from '../db/database.js';
 import { toJsonb } from '../db/json.js';
 
 /** Records an account_update; a redelivery is a no-op. @returns false for a redelivery */
@@ -15,8 +15,4 @@ export async function insertAccountEvent(tx: Tx, values: { orgId: string | null;
     VALUES (${values.orgId}, ${values.wabaId}, ${values.event}, ${payload}::jsonb, ${dedupeKey})
     ON CONFLICT (dedupe_key) DO NOTHING`.execute(tx);
   return Number(result.numAffectedRows) === 1;
-}
-
-export async function insertAuditLog(db: Db | Tx, values: { orgId: string | null; actor: string; action: string; subject: string | null; details: Record<string, unknown> }): Promise<void> {
-  await db.insertInto('audit_log').values({ org_id: values.orgId, actor: values.actor, action: values.action, subject: values.subject, details: toJsonb(values.details) }).execute();
 }

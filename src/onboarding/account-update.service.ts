@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Tx } from '../db/database.js';
 import { SQLSTATE, sqlState } from '../db/errors.js';
-import { disconnectWaba, findConnectedWaba, grantWabaAccess, upsertWaba } from '../numbers/numbers.repository.js';
+import { disconnectWaba, findConnectedWaba, grantWabaAccess, upsertWaba } from '../numbers/wabas.repository.js';
 import { insertAccountEvent } from './account-events.repository.js';
 import { findLatestUnexpiredOAuthState } from './oauth-states.repository.js';
 

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { assertConsistent } from '../consistency/consistency.service.js';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { releaseTokenlessWabaLink } from '../numbers/numbers.repository.js';
+import { releaseTokenlessWabaLink } from '../numbers/wabas.repository.js';
 import { connectionConflict, saveConnection } from '../numbers/numbers.service.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import {

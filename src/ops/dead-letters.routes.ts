@@ -9,7 +9,7 @@ import type { Db } from '../db/database.js';
 import { principalOf } from '../http/auth.js';
 import { parseInput } from '../http/validation.js';
 import { AppError } from '../shared/errors.js';
-import { listOrgDeadLetters } from './ops.repository.js';
+import { listOrgDeadLetters } from './dead-letters.service.js';
 
 const querySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 

@@ -53,11 +53,3 @@ export async function relayLagSeconds(db: Db): Promise<number> {
     SELECT extract(epoch FROM now() - created_at)::float8 AS lag FROM outbox_events WHERE published_at IS NULL ORDER BY seq LIMIT 1`.execute(db);
   return Math.max(0, result.rows[0]?.lag ?? 0);
 }
-
-/** An organization's newest dead letters (index webhook_dead_letters_created_at_idx), without raw payloads. */
-export async function listOrgDeadLetters(db: Db, orgId: string, limit: number) {
-  const result = await sql<{ id: string; provider: string; reason: string; detail: string; waba_id: string | null; phone_number_id: string | null; field: string | null; created_at: Date }>`
-    SELECT id, provider, reason, detail, waba_id, phone_number_id, field, created_at FROM webhook_dead_letters
-    WHERE org_id = ${orgId} ORDER BY created_at DESC, id DESC LIMIT ${limit}`.execute(db);
-  return result.rows;
-}

@@ -27,6 +27,7 @@ import { withTransaction } from '../db/database.js';
 import { advanceMessageStatusWithEvent, recordMessagesSent, recordReauthRequired } from '../events/event-writer.js';
 import * as messages from '../conversations/messages.repository.js';
 import { metrics } from '../ops/metrics.js';
+import { markPhoneNumberReauthRequired } from '../numbers/phone-numbers.repository.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import { MetaSender } from '../providers/meta/meta.sender.js';
 import type { MessageSender, ProviderName, ProviderSendError } from '../providers/types.js';
@@ -483,7 +484,7 @@ export class Dispatcher {
   private async park(row: outbox.ClaimedOutboxRow, error: ProviderSendError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.parkOutboxRow(tx, row.id, row.lease_token, error))) return;
-      if (await outbox.markPhoneNumberReauthRequired(tx, row.phone_number_ref)) {
+      if (await markPhoneNumberReauthRequired(tx, row.phone_number_ref)) {
         await recordReauthRequired(tx, { correlationId: row.correlation_id, source: 'worker' }, row.org_id, row.phone_number_ref);
       }
     });

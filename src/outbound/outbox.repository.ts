@@ -22,6 +22,7 @@ export interface ClaimedOutboxRow {
   reclaimed: boolean;
 }
 
+/** Queues a message for delivery: its `pending` outbox row, in the transaction that inserts the message. */
 export async function insertOutboxRow(
   tx: Tx,
   values: { orgId: string; messageId: string; threadId: string; phoneNumberRef: string; correlationId: string | null },
@@ -218,20 +219,6 @@ export async function parkOutboxRow(tx: Tx, id: string, leaseToken: string, last
   return Number(result.numAffectedRows) === 1;
 }
 
-/**
- * Marks a number as needing re-authorisation (Meta error 190); its rows wait until it is active again.
- * @returns true when the number was active until now (the caller records the event once)
- */
-export async function markPhoneNumberReauthRequired(db: Executor, phoneNumberRef: string): Promise<boolean> {
-  const result = await db
-    .updateTable('phone_numbers')
-    .set({ status: 'reauth_required', updated_at: new Date() })
-    .where('id', '=', phoneNumberRef)
-    .where('status', '=', 'active')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
-
 /** Parked rows of a number become pending again (after its token was replaced), and workers are woken. */
 export async function resumeParkedRows(tx: Tx, orgId: string, phoneNumberRef: string): Promise<number> {
   const result = await sql`
@@ -239,4 +226,16 @@ export async function resumeParkedRows(tx: Tx, orgId: string, phoneNumberRef: st
     WHERE org_id = ${orgId} AND phone_number_ref = ${phoneNumberRef} AND state = 'parked'`.execute(tx);
   await sql`SELECT pg_notify('wahub_outbox', '')`.execute(tx);
   return Number(result.numAffectedRows);
+}
+
+/**
+ * Unfinished outbox rows (pending, leased, parked) per number of the organization, for the queue
+ * depth of `GET /v1/phone-numbers` (partial index message_outbox_thread_unfinished_idx).
+ * @returns phone_number_ref (the number's row id) → count; numbers with nothing queued are absent
+ */
+export async function countQueuedByNumber(db: Executor, orgId: string): Promise<Map<string, number>> {
+  const result = await sql<{ phone_number_ref: string; n: string }>`
+    SELECT phone_number_ref, count(*) AS n FROM message_outbox
+    WHERE org_id = ${orgId} AND state IN ('pending', 'leased', 'parked') GROUP BY phone_number_ref`.execute(db);
+  return new Map(result.rows.map((row) => [row.phone_number_ref, Number(row.n)]));
 }

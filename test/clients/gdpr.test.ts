@@ -128,6 +128,24 @@ describe('GET /v1/clients/{id}/export and DELETE /v1/clients/{id}', () => {
     expect(refused.json()).toMatchObject({ error: { code: 'forbidden' } });
     expect((await call(org, 'GET', `/v1/clients/${customer.clientId}/export`)).statusCode).toBe(200);
   });
+
+  it("never exports or erases another organization's dead letter that mentions the client's number", async () => {
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    const customer = await richCustomer(org, number);
+    const stranger = await createTestOrg(bed.t.db);
+    // Raw text only: the number appears in raw_body, not in a payload.
+    await bed.t.db.insertInto('webhook_dead_letters').values({
+      org_id: stranger.orgId, provider: 'meta', reason: 'invalid_json', detail: 'not JSON', raw_body: `from ${customer.from}`, dedupe_key: `stranger-${customer.from}`,
+    }).execute();
+
+    const exported = (await call(org, 'GET', `/v1/clients/${customer.clientId}/export`)).json<{ webhook_dead_letters: Array<{ raw_body: string | null }> }>();
+    expect(exported.webhook_dead_letters).toHaveLength(1);
+    expect(exported.webhook_dead_letters[0]!.raw_body).toBeNull();
+    const erased = await call(org, 'DELETE', `/v1/clients/${customer.clientId}`);
+    expect(erased.json()).toMatchObject({ deleted: { webhook_dead_letters: 1 } });
+    expect(await bed.t.db.selectFrom('webhook_dead_letters').select('org_id').where('dedupe_key', '=', `stranger-${customer.from}`).execute()).toEqual([{ org_id: stranger.orgId }]);
+  });
 });
 
 describe('erasure and retention under concurrency', () => {

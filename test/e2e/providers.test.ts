@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
+import { setPhoneNumberToken } from '../../src/outbound/number-queue.service.js';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { TwilioMessagesClient } from '../../src/providers/twilio/messages.client.js';

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/ops/metrics.js';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
-import { setPhoneNumberToken } from '../../src/numbers/numbers.service.js';
+import { setPhoneNumberToken } from '../../src/outbound/number-queue.service.js';
 import { GraphApiClient, type SendResult } from '../../src/providers/meta/graph.client.js';
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
 import { bearer, customerWaId, waitFor } from '../helpers/api.js';

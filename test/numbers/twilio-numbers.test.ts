@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../src/consistency/consistency.service.js';
 import { migrateDown, migrationStatus } from '../../src/db/migrate.js';
 import { rotateTokenKeys } from '../../src/numbers/keys.service.js';
-import { listPhoneNumbers } from '../../src/numbers/numbers.repository.js';
+import { listPhoneNumbers } from '../../src/numbers/phone-numbers.repository.js';
 import { connectTwilioNumber } from '../../src/numbers/numbers.service.js';
 import { TokenCipher } from '../../src/shared/token-cipher.js';
 import { runWahub } from '../helpers/cli.js';

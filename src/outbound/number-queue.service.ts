@@ -1,0 +1,46 @@
+/**
+ * Use cases that span a business number and its outbox rows (outbound depends on numbers, never the
+ * reverse): replacing a number's token resumes the messages parked while it awaited
+ * re-authorisation, and the numbers list shows each number's queue depth.
+ */
+import type { Db } from '../db/database.js';
+import { withTransaction } from '../db/database.js';
+import { replaceAccessToken } from '../numbers/numbers.service.js';
+import { listPhoneNumbers } from '../numbers/phone-numbers.repository.js';
+import type { TokenCipher } from '../shared/token-cipher.js';
+import { countQueuedByNumber, resumeParkedRows } from './outbox.repository.js';
+
+/**
+ * Replaces a number's access token (e.g. after Meta error 190; `wahub number set-token`). A
+ * `reauth_required` number becomes `active` again and its parked outbox rows become pending (idle
+ * workers are woken), in one transaction.
+ * @param input.phoneNumberId Meta's phone_number_id, or `whatsapp:<E.164>` for a Twilio number
+ * @returns the number's row id, its status afterwards and how many parked messages resumed (0 unless active)
+ * @throws AppError not_found (no such number in the organization), validation_failed (empty token)
+ */
+export async function setPhoneNumberToken(
+  db: Db,
+  cipher: TokenCipher,
+  input: { orgId: string; phoneNumberId: string; accessToken: string },
+): Promise<{ id: string; status: string; resumed: number }> {
+  return withTransaction(db, async (tx) => {
+    const number = await replaceAccessToken(tx, cipher, input);
+    const resumed = number.status === 'active' ? await resumeParkedRows(tx, input.orgId, number.id) : 0;
+    return { id: number.id, status: number.status, resumed };
+  });
+}
+
+/** A number of `GET /v1/phone-numbers`: no credentials, and its unfinished outbox rows. */
+export type PhoneNumberWithQueueDepth = Awaited<ReturnType<typeof listPhoneNumbers>>[number] & {
+  /** Outbox rows not finished yet (pending, leased or parked). */
+  queue_depth: number;
+};
+
+/**
+ * The organization's numbers (oldest first, at most 1,000) with their WABA id (null for Twilio) and
+ * queue depth; the two reads run side by side, not in one snapshot (the depth is a gauge).
+ */
+export async function listPhoneNumbersWithQueueDepth(db: Db, orgId: string): Promise<PhoneNumberWithQueueDepth[]> {
+  const [rows, queued] = await Promise.all([listPhoneNumbers(db, orgId), countQueuedByNumber(db, orgId)]);
+  return rows.map((row) => ({ ...row, queue_depth: queued.get(row.id) ?? 0 }));
+}
