@@ -12,6 +12,7 @@ import { twilioRoutes } from './inbound/twilio.routes.js';
 import { InboundBatcher, type InboundBatcherOptions } from './inbound/ingest-batcher.js';
 import { messagesRoutes } from './outbound/messages.routes.js';
 import { numbersRoutes } from './numbers/numbers.routes.js';
+import { countQueuedMessagesByNumber } from './outbound/number-queue.service.js';
 import { observeHttpDurations, opsRoutes } from './ops/ops.routes.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { signupRoutes } from './onboarding/signup.routes.js';
@@ -135,7 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (options.graph) await api.register(mediaRoutes, { db: options.db, cipher: options.cipher, graph: options.graph });
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
-    await api.register(numbersRoutes, { db: options.db, cipher: options.cipher });
+    await api.register(numbersRoutes, { db: options.db, cipher: options.cipher, queueDepths: countQueuedMessagesByNumber });
     await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher });
     await api.register(clientsRoutes, { db: options.db });
     await api.register(endUsersRoutes, {

@@ -9,8 +9,7 @@ import { principalOf } from '../http/auth.js';
 import { parseInput } from '../http/validation.js';
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { listPhoneNumbersWithQueueDepth } from '../outbound/number-queue.service.js';
-import { connectPhoneNumber } from './numbers.service.js';
+import { connectPhoneNumber, listPhoneNumbersWithQueueDepth, type QueueDepthReader } from './numbers.service.js';
 
 const connectSchema = z.strictObject({
   waba_id: z.string().regex(/^\d{1,32}$/, 'waba_id must be digits'),
@@ -21,10 +20,17 @@ const connectSchema = z.strictObject({
   verified_name: z.string().max(256).optional(),
 });
 
-export async function numbersRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher }): Promise<void> {
+export interface NumbersRoutesOptions {
+  db: Db;
+  cipher: TokenCipher;
+  /** Each number's unfinished outbox rows (the outbox's, handed in by app.ts). */
+  queueDepths: QueueDepthReader;
+}
+
+export async function numbersRoutes(app: FastifyInstance, options: NumbersRoutesOptions): Promise<void> {
   app.get('/v1/phone-numbers', async (request) => {
     const { orgId } = principalOf(request);
-    const rows = await listPhoneNumbersWithQueueDepth(options.db, orgId);
+    const rows = await listPhoneNumbersWithQueueDepth(options.db, orgId, options.queueDepths);
     return {
       data: rows.map((row) => ({
         ...row,

@@ -10,7 +10,7 @@ import { SQLSTATE, sqlState, violatedConstraint } from '../db/errors.js';
 import { AppError } from '../shared/errors.js';
 import { toE164, waIdToE164 } from '../shared/phone.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
-import { replacePhoneNumberToken, upsertPhoneNumber, upsertTwilioPhoneNumber } from './phone-numbers.repository.js';
+import { listPhoneNumbers, replacePhoneNumberToken, upsertPhoneNumber, upsertTwilioPhoneNumber } from './phone-numbers.repository.js';
 import { grantWabaAccess, upsertWaba } from './wabas.repository.js';
 import { assertConsistent } from '../consistency/consistency.service.js';
 import { type EventContext, recordEvent } from '../events/event-writer.js';
@@ -195,4 +195,22 @@ export async function replaceAccessToken(
     });
   }
   return { id: number.id, status: number.status };
+}
+
+/** A number of `GET /v1/phone-numbers`: no credentials, and its unfinished outbox rows. */
+export type PhoneNumberWithQueueDepth = Awaited<ReturnType<typeof listPhoneNumbers>>[number] & {
+  /** Outbox rows not finished yet (pending, leased or parked). */
+  queue_depth: number;
+};
+
+/** Queue depth per number (phone_numbers.id → unfinished outbox rows); given by the outbox. */
+export type QueueDepthReader = (db: Db, orgId: string) => Promise<Map<string, number>>;
+
+/**
+ * The organization's numbers (oldest first, at most 1,000) with their WABA id (null for Twilio) and
+ * queue depth; the two reads run side by side, not in one snapshot (the depth is a gauge).
+ */
+export async function listPhoneNumbersWithQueueDepth(db: Db, orgId: string, queueDepths: QueueDepthReader): Promise<PhoneNumberWithQueueDepth[]> {
+  const [rows, queued] = await Promise.all([listPhoneNumbers(db, orgId), queueDepths(db, orgId)]);
+  return rows.map((row) => ({ ...row, queue_depth: queued.get(row.id) ?? 0 }));
 }

@@ -1,12 +1,12 @@
 /**
  * Use cases that span a business number and its outbox rows (outbound depends on numbers, never the
  * reverse): replacing a number's token resumes the messages parked while it awaited
- * re-authorisation, and the numbers list shows each number's queue depth.
+ * re-authorisation, and the numbers list shows each number's queue depth (counted here, joined in
+ * `numbers/numbers.service.ts`).
  */
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { replaceAccessToken } from '../numbers/numbers.service.js';
-import { listPhoneNumbers } from '../numbers/phone-numbers.repository.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { countQueuedByNumber, resumeParkedRows } from './outbox.repository.js';
 
@@ -30,17 +30,12 @@ export async function setPhoneNumberToken(
   });
 }
 
-/** A number of `GET /v1/phone-numbers`: no credentials, and its unfinished outbox rows. */
-export type PhoneNumberWithQueueDepth = Awaited<ReturnType<typeof listPhoneNumbers>>[number] & {
-  /** Outbox rows not finished yet (pending, leased or parked). */
-  queue_depth: number;
-};
-
 /**
- * The organization's numbers (oldest first, at most 1,000) with their WABA id (null for Twilio) and
- * queue depth; the two reads run side by side, not in one snapshot (the depth is a gauge).
+ * Unfinished outbox rows (pending, leased or parked) per business number of an organization: the
+ * queue depth `GET /v1/phone-numbers` shows. `app.ts` hands it to the numbers routes, so `numbers/`
+ * never imports `outbound/`.
+ * @returns phone_numbers.id → row count (numbers with none are absent)
  */
-export async function listPhoneNumbersWithQueueDepth(db: Db, orgId: string): Promise<PhoneNumberWithQueueDepth[]> {
-  const [rows, queued] = await Promise.all([listPhoneNumbers(db, orgId), countQueuedByNumber(db, orgId)]);
-  return rows.map((row) => ({ ...row, queue_depth: queued.get(row.id) ?? 0 }));
+export async function countQueuedMessagesByNumber(db: Db, orgId: string): Promise<Map<string, number>> {
+  return countQueuedByNumber(db, orgId);
 }
