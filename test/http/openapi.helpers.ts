@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULT_WEB_ROOT } from '../../src/http/web-ui.js';
 import type { ProbeRequest, ProbeResponse } from '../hostile/routes.js';
 
-// ajv-formats is CommonJS: its function is the default export's `default` (as the validator imports it).
+// ajv-formats is CommonJS: imported from ESM, its default export is `module.exports`, whose `default` is the function.
 const { default: addFormats } = addFormatsModule;
 
 /** A route as Fastify registered it: one method, the full URL (`/v1/threads/:id`), its schema. */
