@@ -8,9 +8,17 @@
  * sandbox simulators and the web inbox's files are left out; every other route must declare a
  * schema (test/http/openapi.test.ts fails by name on one that does not).
  */
+import { createHash } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+
+/**
+ * CSP source of the `<style>` element inside the small Swagger logo that Swagger UI's bundle renders
+ * (an inline SVG): without it Chromium blocks the style and logs a violation. Update it with
+ * @fastify/swagger-ui if the bundle's logo changes (test/web/api-docs.test.ts fails on the violation).
+ */
+const SWAGGER_UI_LOGO_STYLE_HASH = `'sha256-${createHash('sha256').update('.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}').digest('base64')}'`;
 
 /** Paths that never appear in the document: sandbox simulators, the reference itself. */
 const UNDOCUMENTED = /^\/(simulator|docs)(\/|$)/;
@@ -63,9 +71,14 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    // The page must load nothing from elsewhere: no validator badge (validator.swagger.io), and no
-    // upgrade-insecure-requests, which would send a plain-HTTP hub's own assets to https.
-    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, '').replace(/ validator\.swagger\.io/, ''),
+    // The page must load nothing from elsewhere: no validator badge (validator.swagger.io), no
+    // styles or fonts from any https: host, and no upgrade-insecure-requests, which would send a
+    // plain-HTTP hub's own assets to https. Swagger UI's one inline style is allowed by its hash.
+    transformStaticCSP: (header) => header
+      .replace(/\s*upgrade-insecure-requests;?/, '')
+      .replace(/ validator\.swagger\.io/, '')
+      .replaceAll(/ https:(?=[ ;])/g, '')
+      .replace(/style-src 'self'/, `style-src 'self' ${SWAGGER_UI_LOGO_STYLE_HASH}`),
     uiConfig: { docExpansion: 'list', deepLinking: true, defaultModelsExpandDepth: 0, validatorUrl: null },
   });
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
