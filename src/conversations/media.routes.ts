@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import { principalOf } from '../http/auth.js';
+import { describeRoute, idParams } from '../http/openapi.js';
 import { requireUuid } from '../http/validation.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
@@ -19,7 +20,15 @@ function attachmentName(content: Record<string, unknown>, type: string, id: stri
 }
 
 export async function mediaRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher; graph: GraphApiClient }): Promise<void> {
-  app.get<{ Params: { id: string } }>('/v1/messages/:id/media', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/messages/:id/media', {
+    schema: describeRoute('GET', {
+      summary: 'Download the media of an inbound message', tags: ['messages'],
+      description: "Fetched from Meta with the business number's token and streamed as an attachment; nothing is stored.",
+      params: idParams,
+      responses: { 200: { description: "the media, with Meta's MIME type (image/jpeg, audio/ogg, application/pdf, …)", contentType: '*/*', schema: { type: 'string', format: 'binary' } } },
+      errors: ['not_found', 'phone_number_not_active', 'provider_error'],
+    }),
+  }, async (request, reply) => {
     const { orgId } = principalOf(request);
     const { message, media: download } = await downloadInboundMedia(options, orgId, requireUuid(request.params.id, 'message'));
     void reply

@@ -57,6 +57,11 @@ export interface RouteDoc {
   responses: Record<number, SuccessResponse>;
   /** Every error code the route itself can answer with; the implied ones are added. */
   errors?: ErrorCode[];
+  /**
+   * The body-parsing codes this route can answer (default: `invalid_json`, `payload_too_large`,
+   * `unsupported_media_type`, `validation_failed`); webhooks that take any bytes say fewer.
+   */
+  bodyErrors?: ErrorCode[];
   /** Left out of the document (sandbox-only simulator routes, the web inbox's files). */
   hide?: boolean;
 }
@@ -107,14 +112,14 @@ export function errorBodySchema(codes: ErrorCode[]): Record<string, unknown> {
 }
 
 /** The error codes a route can answer with: its own and the implied ones, sorted, unique. */
-export function routeErrorCodes(doc: Pick<RouteDoc, 'auth' | 'errors' | 'body' | 'consumes'>, method: string): ErrorCode[] {
+export function routeErrorCodes(doc: Pick<RouteDoc, 'auth' | 'errors' | 'body' | 'consumes' | 'bodyErrors'>, method: string): ErrorCode[] {
   const codes = new Set<ErrorCode>([...(doc.errors ?? []), ...IMPLIED_ERRORS.any]);
   const auth = doc.auth ?? 'api';
   if (auth === 'api') {
     for (const code of IMPLIED_ERRORS.api) codes.add(code);
     if (!['GET', 'HEAD', 'OPTIONS'].includes(method)) for (const code of IMPLIED_ERRORS.apiWrite) codes.add(code);
   }
-  if (doc.body || doc.consumes) for (const code of IMPLIED_ERRORS.body) codes.add(code);
+  if (doc.body || doc.consumes) for (const code of doc.bodyErrors ?? IMPLIED_ERRORS.body) codes.add(code);
   return [...codes].sort();
 }
 

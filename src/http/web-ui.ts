@@ -29,6 +29,9 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
 ].join('; ');
 
+/** The inbox's pages are not API: left out of the OpenAPI document. */
+const HIDDEN = { schema: { hide: true } };
+
 function htmlHeaders(reply: FastifyReply): void {
   void reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
   void reply.header('x-content-type-options', 'nosniff');
@@ -43,7 +46,7 @@ function htmlHeaders(reply: FastifyReply): void {
 export async function registerWebUi(app: FastifyInstance, root: string = DEFAULT_WEB_ROOT): Promise<boolean> {
   const built = existsSync(path.join(root, 'index.html'));
   if (!built) {
-    app.get('/', async (_request, reply) =>
+    app.get('/', HIDDEN, async (_request, reply) =>
       reply.type('text/plain; charset=utf-8').send('The web inbox is not built: run `npm run build` (npm install does it), then restart.\n'));
     return false;
   }
@@ -63,7 +66,7 @@ export async function registerWebUi(app: FastifyInstance, root: string = DEFAULT
     htmlHeaders(reply);
     return reply.sendFile('index.html', { cacheControl: false });
   };
-  app.get('/', async (_request, reply) => sendIndex(reply));
-  app.get('/*', async (request, reply) => (RESERVED.test(request.url) ? reply.callNotFound() : sendIndex(reply)));
+  app.get('/', HIDDEN, async (_request, reply) => sendIndex(reply));
+  app.get('/*', HIDDEN, async (request, reply) => (RESERVED.test(request.url) ? reply.callNotFound() : sendIndex(reply)));
   return true;
 }

@@ -17,6 +17,7 @@ import { metrics } from '../ops/metrics.js';
 import { AppError } from '../shared/errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import type { InboundBatcher } from './ingest-batcher.js';
+import { metaWebhookSchemas } from './webhooks.schema.js';
 import { recordIngest } from './ingest.metrics.js';
 
 const RESULT_BY_STATUS: Record<number, string> = {
@@ -63,7 +64,7 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
     if (request.method === 'POST') metrics.webhookRequests.inc({ provider: 'meta', result: RESULT_BY_STATUS[reply.statusCode] ?? 'error' });
   });
 
-  app.get('/webhooks/whatsapp', async (request, reply) => {
+  app.get('/webhooks/whatsapp', { schema: metaWebhookSchemas.verify }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const mode = query['hub.mode'];
     const token = query['hub.verify_token'];
@@ -74,7 +75,7 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
     return reply.type('text/plain').send(challenge);
   });
 
-  app.post('/webhooks/whatsapp', async (request, reply) => {
+  app.post('/webhooks/whatsapp', { schema: metaWebhookSchemas.notify }, async (request, reply) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     if (!verifyMetaSignature(options.appSecret, raw, request.headers[META_SIGNATURE_HEADER])) {
       throw new AppError('invalid_signature', 'missing or invalid X-Hub-Signature-256');

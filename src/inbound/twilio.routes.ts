@@ -22,6 +22,7 @@ import { param, parseTwilioForm, parseTwilioWebhook, twilioBusinessAddress } fro
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { InboundBatcher } from './ingest-batcher.js';
+import { twilioWebhookSchema } from './webhooks.schema.js';
 import { recordIngest } from './ingest.metrics.js';
 
 /** Paths Twilio may be configured to call; the path is covered by the signature. */
@@ -87,6 +88,6 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
   };
 
   for (const path of TWILIO_WEBHOOK_PATHS) {
-    app.post(path, async (request, reply) => reply.status(200).type('text/xml').send(await handler(request)));
+    app.post(path, { schema: twilioWebhookSchema }, async (request, reply) => reply.status(200).type('text/xml').send(await handler(request)));
   }
 }

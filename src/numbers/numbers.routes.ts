@@ -3,22 +3,15 @@
  * (manual connect with token + ids, through the same save-and-validate path as Embedded Signup).
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { principalOf } from '../http/auth.js';
+import { describeRoute } from '../http/openapi.js';
 import { parseInput } from '../http/validation.js';
 import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
+import { connectSchema, connectedSchema, phoneNumberListSchema } from './numbers.schema.js';
 import { connectPhoneNumber, listPhoneNumbersWithQueueDepth, type QueueDepthReader } from './numbers.service.js';
 
-const connectSchema = z.strictObject({
-  waba_id: z.string().regex(/^\d{1,32}$/, 'waba_id must be digits'),
-  phone_number_id: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/, 'phone_number_id is malformed'),
-  display_phone_number: z.string().min(5).max(32),
-  access_token: z.string().min(1).max(4096),
-  throughput_mps: z.number().int().min(1).max(1000).optional(),
-  verified_name: z.string().max(256).optional(),
-});
 
 export interface NumbersRoutesOptions {
   db: Db;
@@ -28,7 +21,13 @@ export interface NumbersRoutesOptions {
 }
 
 export async function numbersRoutes(app: FastifyInstance, options: NumbersRoutesOptions): Promise<void> {
-  app.get('/v1/phone-numbers', async (request) => {
+  app.get('/v1/phone-numbers', {
+    schema: describeRoute('GET', {
+      summary: "The organization's business numbers with their queue depth", tags: ['numbers'],
+      description: 'No credentials are ever returned. At most 1,000 numbers, oldest first.',
+      responses: { 200: phoneNumberListSchema },
+    }),
+  }, async (request) => {
     const { orgId } = principalOf(request);
     const rows = await listPhoneNumbersWithQueueDepth(options.db, orgId, options.queueDepths);
     return {
@@ -40,7 +39,15 @@ export async function numbersRoutes(app: FastifyInstance, options: NumbersRoutes
     };
   });
 
-  app.post('/v1/phone-numbers', async (request, reply) => {
+  app.post('/v1/phone-numbers', {
+    schema: describeRoute('POST', {
+      summary: 'Connect a Meta number by hand (token + ids)', tags: ['numbers'],
+      description: 'The same save-and-validate path as Embedded Signup: the WABA is upserted on (organization, waba_id), the number on '
+        + '(organization, phone_number_id), the token encrypted. 201 when created, 200 when it was connected already. Owners and admins.',
+      body: connectSchema, responses: { 200: connectedSchema, 201: connectedSchema },
+      errors: ['forbidden', 'conflict', 'consistency_check_failed', 'not_found'],
+    }),
+  }, async (request, reply) => {
     const principal = principalOf(request);
     if (principal.role !== 'owner' && principal.role !== 'admin') throw new AppError('forbidden', 'only owners and admins connect WhatsApp numbers');
     const body = parseInput(connectSchema, request.body);

@@ -157,7 +157,8 @@ export function answerProblems(document: any, route: string, answerCase: AnswerC
     return problems;
   }
   const mediaType = mediaTypeOf(response);
-  const media = content?.[mediaType];
+  // OpenAPI media type ranges: the exact type, then `type/*`, then `*/*`.
+  const media = content?.[mediaType] ?? content?.[`${mediaType.split('/')[0]}/*`] ?? content?.['*/*'];
   if (!media) return [...problems, `${where} with ${mediaType || 'no content-type'}; its schema declares ${content ? Object.keys(content).join(', ') : 'no body'}`];
   if (mediaType !== 'application/json' || media.schema === undefined) return problems;
   let body: unknown;
