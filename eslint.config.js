@@ -14,6 +14,13 @@ export default tseslint.config(
     },
   },
   {
+    // Small files (STYLE.md §3): a file of src/ past 300 lines wants splitting. The row types and
+    // migrations are one long list each.
+    files: ['src/**/*.ts'],
+    ignores: ['src/db/schema.ts', 'src/db/migrations/**'],
+    rules: { 'max-lines': ['error', { max: 300 }] },
+  },
+  {
     // dependency-cruiser reads a CommonJS config.
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },

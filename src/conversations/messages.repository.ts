@@ -73,10 +73,11 @@ export async function lockWamid(tx: Tx, phoneNumberRef: string, wamid: string): 
 
 /**
  * Moves an outbound message's status forward: queued < sending < sent < delivered < read < played;
- * `failed` is terminal and reachable from any state. Anything else is ignored.
+ * `failed` is terminal and reachable from any state. Anything else is ignored. Writes no event:
+ * call it through message-status.ts advanceMessageStatus, which does.
  * @returns the new status when the row changed, undefined when the update was a regression or no-op
  */
-export async function advanceMessageStatus(
+export async function updateMessageStatusForward(
   tx: Tx,
   values: { orgId: string; messageId: string; status: MessageStatus; errorCode?: number | null; errorTitle?: string | null },
 ): Promise<MessageStatus | undefined> {

@@ -3,13 +3,12 @@
  */
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { upsertContact } from './contacts.repository.js';
-import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js';
+import { findPhoneNumberByPhoneNumberId } from '../numbers/phone-numbers.repository.js';
 import { AppError } from '../shared/errors.js';
 import { toE164 } from '../shared/phone.js';
-import { CUSTOMER_SERVICE_WINDOW_MS } from '../outbound/outbound.service.js';
-import { findThread, type LastMessagePreview, type ThreadListRow, upsertThread } from './threads.repository.js';
-import { recordContactCreated, recordConversationStarted } from '../events/event-writer.js';
+import { customerServiceWindowEnd } from './customer-service-window.js';
+import { openConversation } from './open-conversation.js';
+import { findThread, type LastMessagePreview, type ThreadListRow } from './threads.repository.js';
 
 export interface ThreadJson {
   id: string;
@@ -37,8 +36,12 @@ export interface ThreadJson {
   unread_count: number;
 }
 
+/**
+ * The public JSON of a thread row (whitelisted fields, ISO-8601 times). The customer service
+ * window's end is computed against the clock now, so it reads null once the window has closed.
+ */
 export function presentThread(row: ThreadListRow): ThreadJson {
-  const windowEnd = row.last_inbound_at ? row.last_inbound_at.getTime() + CUSTOMER_SERVICE_WINDOW_MS : null;
+  const windowEnd = customerServiceWindowEnd(row.last_inbound_at, Date.now());
   return {
     id: row.id,
     status: row.status,
@@ -51,7 +54,7 @@ export function presentThread(row: ThreadListRow): ThreadJson {
     display_phone_number: row.display_phone_number,
     last_inbound_at: row.last_inbound_at?.toISOString() ?? null,
     last_message_at: row.last_message_at.toISOString(),
-    customer_service_window_expires_at: windowEnd && windowEnd > Date.now() ? new Date(windowEnd).toISOString() : null,
+    customer_service_window_expires_at: windowEnd?.toISOString() ?? null,
     created_at: row.created_at.toISOString(),
     owner: row.owner_operator_id ? { id: row.owner_operator_id, name: row.owner_name, email: row.owner_email } : null,
     contact_blocked_at: row.blocked_at?.toISOString() ?? null,
@@ -75,11 +78,7 @@ export async function openThread(
   return withTransaction(db, async (tx) => {
     const number = await findPhoneNumberByPhoneNumberId(tx, orgId, phoneNumberId);
     if (!number) throw new AppError('not_found', `phone number ${phoneNumberId} not found`);
-    const contact = await upsertContact(tx, { orgId, e164, waId: null, profileName: null, clientName: `Guest (${e164})`, activeAt: null });
-    const thread = await upsertThread(tx, { orgId, phoneNumberRef: number.id, contactId: contact.id, inboundAt: null });
-    const events = { correlationId, source: 'api' as const };
-    if (contact.created) await recordContactCreated(tx, events, { orgId, id: contact.id, clientId: contact.clientId, e164, waId: null });
-    if (thread.created) await recordConversationStarted(tx, events, { orgId, id: thread.id, contactId: contact.id, phoneNumberRef: number.id });
+    const { thread } = await openConversation(tx, { correlationId, source: 'api' }, { orgId, phoneNumberRef: number.id, customer: { e164 } });
     const row = await findThread(tx, orgId, thread.id);
     return { thread: presentThread(row!), created: thread.created };
   });

@@ -3,7 +3,7 @@
  *
  * Request: under the contact's row lock (so concurrent requests serialise), refuse a blocked
  * contact and a 4th code within 15 minutes (429), then — in ONE transaction — queue the
- * authentication-template message through the normal outbox (message + outbox row + event) and
+ * authentication-template message through the normal outbox (`outbound/enqueue-message.ts`) and
  * store the challenge: only HMAC(OTP key, challenge id ":" code), 10-minute expiry.
  * Verify: count the attempt atomically against the newest challenge (≤ 5), compare in constant
  * time, consume it (single use) and set `verified_at` (`user.verified`, and `user.registered`
@@ -13,15 +13,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import {
-  advanceMessageStatusWithEvent, type EventContext, recordConversationStarted, recordEvent, recordMessageQueued,
-} from '../events/event-writer.js';
-import * as messages from '../conversations/messages.repository.js';
-import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js';
-import { insertOutboxRow } from '../outbound/outbox.repository.js';
+import { type EventContext, recordEvent } from '../events/event-writer.js';
+import { advanceMessageStatus } from '../conversations/message-status.js';
+import { openConversation } from '../conversations/open-conversation.js';
+import { findPhoneNumberByPhoneNumberId } from '../numbers/phone-numbers.repository.js';
+import { enqueueMessage } from '../outbound/enqueue-message.js';
 import { AppError, notFound } from '../shared/errors.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
-import { touchThread, upsertThread } from '../conversations/threads.repository.js';
 import * as repo from './endusers.repository.js';
 import {
   generateOtpCode, hashOtpCode, OTP_MAX_ATTEMPTS, OTP_MAX_CODES, OTP_RATE_WINDOW_MS, OTP_TTL_MS, otpCodeMatches, otpTemplate,
@@ -60,15 +58,12 @@ async function resolveNumberRef(tx: Tx, orgId: string, contactId: string, phoneN
 async function queueOtpMessage(
   tx: Tx, principal: Principal, contact: LockedContact, numberRef: string, template: ReturnType<typeof otpTemplate>, events: EventContext,
 ): Promise<{ messageId: string; threadId: string }> {
-  const thread = await upsertThread(tx, { orgId: principal.orgId, phoneNumberRef: numberRef, contactId: contact.id, inboundAt: null });
-  if (thread.created) await recordConversationStarted(tx, events, { orgId: principal.orgId, id: thread.id, contactId: contact.id, phoneNumberRef: numberRef });
-  const messageId = await messages.insertOutboundMessage(tx, {
+  const { thread } = await openConversation(tx, events, { orgId: principal.orgId, phoneNumberRef: numberRef, customer: { contactId: contact.id } });
+  // Without an Idempotency-Key the insert cannot conflict: there is always an id.
+  const messageId = await enqueueMessage(tx, events, {
     orgId: principal.orgId, threadId: thread.id, phoneNumberRef: numberRef, type: 'template', content: template,
     sentByOperatorId: principal.operatorId, idempotencyKey: null, requestHash: null,
   });
-  await insertOutboxRow(tx, { orgId: principal.orgId, messageId: messageId!, threadId: thread.id, phoneNumberRef: numberRef, correlationId: events.correlationId });
-  await touchThread(tx, principal.orgId, thread.id);
-  await recordMessageQueued(tx, events, principal.orgId, messageId!);
   return { messageId: messageId!, threadId: thread.id };
 }
 
@@ -171,7 +166,7 @@ export async function failExpiredOtpMessages(db: Db, batchSize = 500): Promise<n
     const failed = await withTransaction(db, async (tx) => {
       const rows = await repo.failExpiredOtpSends(tx, batchSize);
       for (const row of rows) {
-        await advanceMessageStatusWithEvent(tx, { correlationId: null, source: 'worker' }, {
+        await advanceMessageStatus(tx, { correlationId: null, source: 'worker' }, {
           orgId: row.org_id, messageId: row.message_id, status: 'failed', errorCode: null, errorTitle: OTP_EXPIRED_UNSENT_TITLE,
         });
       }

@@ -1,7 +1,7 @@
 /**
  * SQL of an inbound batch's messages: the messages and their domain events in ONE statement. The
  * events (`contact.created`, `conversation.started`, `message.received`, with the payloads
- * recordContactCreated, recordConversationStarted and messageEventPayload give) are built by
+ * conversations/open-conversation.ts and messageEventPayload give) are built by
  * PostgreSQL from the rows just inserted, so a duplicate (a redelivered wamid) raises none, and
  * neither the payloads nor another round trip cross the wire (bench/inbound: the batch's JSON was the largest write of the hub).
  */

@@ -9,7 +9,8 @@
  * - Messages: routed by `phone_number_id` (connected through the item's provider; for Meta it must
  *   belong to `entry.id`'s WABA), contact/client and thread upserted, message inserted once per
  *   provider message id; a new inbound message reopens the thread.
- * - Statuses: forward only; a status for an unknown wamid is kept in `pending_statuses`.
+ * - Statuses: forward only; a status for an unknown wamid is kept in `pending_statuses`
+ *   (`conversations/message-status.ts`, the path the dispatcher uses too).
  * - Anything that cannot be routed or parsed: `webhook_dead_letters`, with the reason.
  * - Domain events (`contact.created`, `conversation.started`, `message.received`,
  *   `message.status_changed`, `message.failed`) are written in the same transaction, correlated
@@ -18,11 +19,10 @@
  */
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import * as messages from '../conversations/messages.repository.js';
-import { updateMessagingLimitTier } from '../numbers/numbers.repository.js';
+import { updateMessagingLimitTier } from '../numbers/phone-numbers.repository.js';
 import type { ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem } from '../providers/types.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';
-import { advanceMessageStatusWithEvent } from '../events/event-writer.js';
+import { applyStatus } from '../conversations/message-status.js';
 import {
   deadLetter, emptySummary, type IngestContext, type IngestSummary, loadRoutes, routeOrDeadLetter, type WebhookSubmission,
 } from './ingest-context.js';
@@ -30,31 +30,23 @@ import { storeInboundMessages } from './store-messages.js';
 
 export type { IngestSummary, WebhookSubmission } from './ingest-context.js';
 
-async function applyStatus(ctx: IngestContext, item: ParsedStatus): Promise<void> {
+async function ingestStatus(ctx: IngestContext, item: ParsedStatus): Promise<void> {
   const number = await routeOrDeadLetter(ctx, item);
   if (!number) return;
   const error = item.errors[0];
-  await messages.lockWamid(ctx.tx, number.id, item.providerMessageId);
-  const message = await messages.findMessageByWamid(ctx.tx, number.org_id, number.id, item.providerMessageId);
-  if (!message) {
-    ctx.summary.statusesPending++;
-    await messages.insertPendingStatus(ctx.tx, {
-      orgId: number.org_id,
-      phoneNumberRef: number.id,
-      wamid: item.providerMessageId,
-      status: item.status,
-      providerTimestamp: item.timestamp,
-      errorCode: error?.code ?? null,
-      errorTitle: error?.title ?? error?.message ?? null,
-      payload: item.raw,
-    });
-    return;
-  }
-  const changed = await advanceMessageStatusWithEvent(ctx.tx, ctx.events, {
-    orgId: number.org_id, messageId: message.id, status: item.status, errorCode: error?.code ?? null, errorTitle: error?.title ?? error?.message ?? null,
+  const outcome = await applyStatus(ctx.tx, ctx.events, {
+    orgId: number.org_id,
+    phoneNumberRef: number.id,
+    wamid: item.providerMessageId,
+    status: item.status,
+    providerTimestamp: item.timestamp,
+    errorCode: error?.code ?? null,
+    errorTitle: error?.title ?? error?.message ?? null,
+    payload: item.raw,
   });
-  if (changed) ctx.summary.statusesApplied++;
-  else ctx.summary.statusesIgnored++;
+  if (outcome === 'applied') ctx.summary.statusesApplied++;
+  else if (outcome === 'ignored') ctx.summary.statusesIgnored++;
+  else ctx.summary.statusesPending++;
 }
 
 async function applyFieldEvent(ctx: IngestContext, item: ParsedFieldEvent): Promise<void> {
@@ -90,7 +82,7 @@ type OtherItem = Exclude<ParsedWebhookItem, ParsedInboundMessage>;
 /**
  * Statuses in (number, wamid) order, then field events and dead letters (stable: each kind keeps
  * its payload order): two batches then take the statuses' locks in one global order. Messages need
- * no such sort: storeInboundMessages locks contacts and threads in key order itself
+ * no such sort: openInboundConversations locks contacts and threads in key order itself
  * (test/inbound/races.test.ts, group-commit-contacts.test.ts).
  */
 function lockOrder(a: OtherItem, b: OtherItem): number {
@@ -126,7 +118,7 @@ export async function ingestWebhookBatch(db: Db, submissions: WebhookSubmission[
     // Across the batch, not per webhook: two batches then take wamid locks in the same order.
     others.sort((a, b) => lockOrder(a.item, b.item));
     for (const { ctx, item } of others) {
-      if (item.kind === 'status') await applyStatus(ctx, item);
+      if (item.kind === 'status') await ingestStatus(ctx, item);
       else if (item.kind === 'field_event') await applyFieldEvent(ctx, item);
       else await deadLetter(ctx, item);
     }

@@ -1,21 +1,20 @@
 /**
  * Stores the inbound messages of a whole batch of webhooks in a fixed number of statements,
- * whatever the batch size (SPEC §4 "Inbound"): contacts (locked in (org, E.164) order, then the
- * missing ones created with their clients), threads (in one order), messages (`ON CONFLICT DO
- * NOTHING` per number and wamid) with their domain events in one statement, and the reopening of
+ * whatever the batch size (SPEC §4 "Inbound"): contacts and threads through
+ * `conversations/open-conversation.ts` (contacts locked in (org, E.164) order, the missing ones
+ * created with their clients; threads in one order), messages (`ON CONFLICT DO NOTHING` per number
+ * and wamid) with their domain events in one statement, and the reopening of
  * closed threads. A blocked contact's messages are stored flagged and raise no events. A
  * redelivered message is a duplicate and changes nothing; a message whose number cannot be routed,
  * or whose wa_id is not a phone number, is dead-lettered with the reason.
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { Tx } from '../db/database.js';
-import {
-  contactKey, type UpsertContactInput, upsertContacts, type UpsertedContact,
-} from '../conversations/contacts.repository.js';
-import type { ConnectedPhoneNumber } from '../numbers/numbers.repository.js';
+import { openInboundConversations } from '../conversations/open-conversation.js';
+import { reopenThreads } from '../conversations/threads.repository.js';
+import type { ConnectedPhoneNumber } from '../numbers/inbound-routing.repository.js';
 import type { ParsedInboundMessage } from '../providers/types.js';
 import { waIdToE164 } from '../shared/phone.js';
-import { type InboundThreadInput, reopenThreads, upsertInboundThreads, type UpsertedInboundThread } from '../conversations/threads.repository.js';
 import { deadLetter, type IngestContext, routeOrDeadLetter } from './ingest-context.js';
 import { inboundMessageKey, insertInboundMessagesWithEvents } from './inbound-messages.repository.js';
 
@@ -26,9 +25,6 @@ interface RoutedMessage {
   number: ConnectedPhoneNumber;
   e164: string;
 }
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const threadKey = (orgId: string, phoneNumberRef: string, contactId: string) => `${orgId}\u0000${contactId}\u0000${phoneNumberRef}`;
 
 async function routeMessages(entries: Array<{ ctx: IngestContext; item: ParsedInboundMessage }>): Promise<RoutedMessage[]> {
   const routed: RoutedMessage[] = [];
@@ -50,40 +46,6 @@ async function routeMessages(entries: Array<{ ctx: IngestContext; item: ParsedIn
 }
 
 /**
- * One contact input per customer: its latest message time, and the latest profile name and
- * wa_id the batch carries (as if the messages had been applied one by one in time order).
- * Sorted by (org, E.164), the order every batch locks contacts in.
- */
-function contactInputs(messages: RoutedMessage[]): UpsertContactInput[] {
-  const inputs = new Map<string, UpsertContactInput>();
-  const byTime = [...messages].sort((a, b) => a.item.timestamp.getTime() - b.item.timestamp.getTime());
-  for (const { item, number, e164 } of byTime) {
-    const key = contactKey(number.org_id, e164);
-    const input = inputs.get(key);
-    if (!input) {
-      inputs.set(key, { orgId: number.org_id, e164, waId: item.waId, profileName: item.profileName, clientName: `Guest (${e164})`, activeAt: item.timestamp });
-    } else {
-      input.waId = item.waId;
-      input.profileName = item.profileName ?? input.profileName;
-      input.activeAt = item.timestamp;
-    }
-  }
-  return [...inputs.values()].sort((a, b) => compare(a.orgId, b.orgId) || compare(a.e164, b.e164));
-}
-
-function threadInputs(messages: RoutedMessage[], contacts: Map<string, UpsertedContact>): InboundThreadInput[] {
-  const inputs = new Map<string, InboundThreadInput>();
-  for (const { item, number, e164 } of messages) {
-    const contactId = contacts.get(contactKey(number.org_id, e164))!.id;
-    const key = threadKey(number.org_id, number.id, contactId);
-    const input = inputs.get(key);
-    if (!input) inputs.set(key, { orgId: number.org_id, phoneNumberRef: number.id, contactId, inboundAt: item.timestamp });
-    else if (item.timestamp > input.inboundAt) input.inboundAt = item.timestamp;
-  }
-  return [...inputs.entries()].sort(([a], [b]) => compare(a, b)).map(([, input]) => input);
-}
-
-/**
  * Stores the batch's inbound messages inside the batch transaction and adds what happened to each
  * webhook's summary. Messages keep their order (within a webhook and across the batch).
  * @param entries every message item of the batch, each with its webhook's context
@@ -92,17 +54,12 @@ function threadInputs(messages: RoutedMessage[], contacts: Map<string, UpsertedC
 export async function storeInboundMessages(tx: Tx, entries: Array<{ ctx: IngestContext; item: ParsedInboundMessage }>): Promise<void> {
   const routed = await routeMessages(entries);
   if (routed.length === 0) return;
-  const contacts = new Map((await upsertContacts(tx, contactInputs(routed))).map((contact) => [contactKey(contact.orgId, contact.e164), contact]));
-  const threads = new Map<string, UpsertedInboundThread>();
-  for (const thread of await upsertInboundThreads(tx, threadInputs(routed, contacts))) {
-    threads.set(threadKey(thread.orgId, thread.phoneNumberRef, thread.contactId), thread);
-  }
-
-  const rows = routed.map((message) => {
-    const contact = contacts.get(contactKey(message.number.org_id, message.e164))!;
-    const thread = threads.get(threadKey(message.number.org_id, message.number.id, contact.id))!;
-    return { ...message, contact, thread, key: inboundMessageKey(message.number.org_id, message.number.id, message.item.providerMessageId) };
-  });
+  const conversations = await openInboundConversations(tx, routed.map(({ item, number, e164 }) => ({
+    orgId: number.org_id, phoneNumberRef: number.id, e164, waId: item.waId, profileName: item.profileName, at: item.timestamp,
+  })));
+  const rows = routed.map((message, index) => ({
+    ...message, ...conversations[index]!, key: inboundMessageKey(message.number.org_id, message.number.id, message.item.providerMessageId),
+  }));
   // One wamid twice in a batch (a redelivery racing its original) is inserted once; the rest are duplicates.
   const seen = new Set<string>();
   const distinct = rows.filter((row) => !seen.has(row.key) && seen.add(row.key));

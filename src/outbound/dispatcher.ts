@@ -24,8 +24,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { advanceMessageStatusWithEvent, recordMessagesSent, recordReauthRequired } from '../events/event-writer.js';
-import * as messages from '../conversations/messages.repository.js';
+import { recordReauthRequired } from '../events/event-writer.js';
+import { advanceMessageStatus, recordSends } from '../conversations/message-status.js';
 import { metrics } from '../ops/metrics.js';
 import { markPhoneNumberReauthRequired } from '../numbers/phone-numbers.repository.js';
 import type { GraphApiClient } from '../providers/meta/graph.client.js';
@@ -79,7 +79,6 @@ const MAX_RETRY_DELAY_MS = 15 * 60_000;
 const THROTTLE_PAUSE_MS = 1_000;
 const COMPLETION_FLUSH_MS = 5;
 const COMPLETION_BATCH = 200;
-const STATUS_ORDER = ['sent', 'delivered', 'read', 'played', 'failed'] as const;
 const PAIR_RATE_LIMIT_CODE = 131056;
 const THROUGHPUT_LIMIT_CODE = 130429;
 
@@ -463,21 +462,10 @@ export class Dispatcher {
       const kept = new Set(completed.map((row) => row.id));
       if (kept.size < batch.length) this.options.logger.warn({ lost: batch.length - kept.size }, 'leases lost before completion; another worker owns those rows');
       const mine = batch.filter(({ row }) => kept.has(row.id));
-      await messages.recordSentMessages(tx, mine.map(({ row, wamid }) => ({ orgId: row.org_id, messageId: row.message_id, wamid })));
-      await recordMessagesSent(tx, mine.map(({ row }) => ({ orgId: row.org_id, messageId: row.message_id, correlationId: row.correlation_id })));
-      const withWamid = mine.filter((sent): sent is Sent & { wamid: string } => sent.wamid !== null)
-        .map(({ row, wamid }) => ({ orgId: row.org_id, phoneNumberRef: row.phone_number_ref, wamid, messageId: row.message_id }));
-      // Statuses that raced ahead of this commit were parked in pending_statuses; apply them now.
-      await messages.lockWamids(tx, withWamid);
-      const pending = await messages.takePendingStatusesFor(tx, withWamid);
-      pending.sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status));
-      for (const status of pending) {
-        const target = withWamid.find((sent) => sent.wamid === status.provider_message_id && sent.phoneNumberRef === status.phone_number_ref);
-        if (!target) continue;
-        await advanceMessageStatusWithEvent(tx, { correlationId: null, source: 'worker' }, {
-          orgId: target.orgId, messageId: target.messageId, status: status.status, errorCode: status.error_code, errorTitle: status.error_title,
-        });
-      }
+      // Also applies the statuses that raced ahead of this commit (parked in pending_statuses).
+      await recordSends(tx, mine.map(({ row, wamid }) => ({
+        orgId: row.org_id, messageId: row.message_id, phoneNumberRef: row.phone_number_ref, wamid, correlationId: row.correlation_id,
+      })));
     });
   }
 
@@ -494,7 +482,7 @@ export class Dispatcher {
   private async fail(row: outbox.ClaimedOutboxRow, error: ProviderSendError, log: Logger): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       if (!(await outbox.failOutboxRow(tx, row.id, row.lease_token, error))) return;
-      await advanceMessageStatusWithEvent(tx, { correlationId: row.correlation_id, source: 'worker' }, {
+      await advanceMessageStatus(tx, { correlationId: row.correlation_id, source: 'worker' }, {
         orgId: row.org_id, messageId: row.message_id, status: 'failed', errorCode: error.code, errorTitle: error.title,
       });
     });

@@ -3,21 +3,24 @@
  * one transaction; the dispatcher delivers them later. Rules, in order:
  * 1. Idempotency-Key: same key + same body → the original response; same key, other body → 409.
  * 2. Addressing: the business number comes from the thread (or from `from_phone_number_id` + `to`,
- *    upserting contact, client and thread), always within the caller's organization (else 404).
+ *    opening the conversation: conversations/open-conversation.ts), always within the caller's
+ *    organization (else 404).
  * 3. Policy: admins and owners may send in any thread; an agent only as the thread's owner or a
  *    co-writer. An agent replying in an unowned thread becomes its owner.
- * 4. Customer service window: free-form messages need an inbound message in the last 24 hours.
+ * 4. Customer service window: free-form messages need an inbound message in the last 24 hours
+ *    (conversations/customer-service-window.ts).
  * 5. Replies, reactions and read receipts must reference a message of the same thread.
  * 6. A blocked contact receives nothing (`contact_blocked`).
  * Events `contact.created` / `conversation.started` (when the send created them) and
- * `message.queued` commit with the message.
+ * `message.queued` commit with the message, queued through enqueue-message.ts.
  */
 import { createHash } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
-import { upsertContact } from '../conversations/contacts.repository.js';
+import { isWindowOpen } from '../conversations/customer-service-window.js';
 import * as messages from '../conversations/messages.repository.js';
-import { findPhoneNumberByPhoneNumberId } from '../numbers/numbers.repository.js';
+import { openConversation } from '../conversations/open-conversation.js';
+import { findPhoneNumberByPhoneNumberId } from '../numbers/phone-numbers.repository.js';
 import { isFreeFormMessage, type OutboundMessage } from '../providers/meta/send.schema.js';
 import { AppError } from '../shared/errors.js';
 import { toE164 } from '../shared/phone.js';
@@ -25,11 +28,8 @@ import type { Principal } from '../tenancy/tenancy.service.js';
 import * as threads from '../conversations/threads.repository.js';
 import type { SendMessageBody } from './messages.schema.js';
 import { toStoredContent } from './message-content.js';
-import { insertOutboxRow } from './outbox.repository.js';
-import { type EventContext, recordContactCreated, recordConversationStarted, recordMessageQueued } from '../events/event-writer.js';
-
-/** The 24-hour customer service window (Meta "Send messages": templates only outside it). */
-export const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+import { enqueueMessage } from './enqueue-message.js';
+import type { EventContext } from '../events/event-writer.js';
 
 export interface SendMessageResponse {
   id: string;
@@ -66,12 +66,7 @@ async function resolveThreadId(tx: Tx, principal: Principal, body: SendMessageBo
   if (!number) throw new AppError('not_found', `phone number ${body.from_phone_number_id} not found`);
   const e164 = toE164(body.to!);
   if (!e164) throw new AppError('invalid_phone_number', `"${body.to}" is not an E.164 phone number (e.g. +14155550123)`);
-  const contact = await upsertContact(tx, {
-    orgId: principal.orgId, e164, waId: null, profileName: null, clientName: `Guest (${e164})`, activeAt: null,
-  });
-  const thread = await threads.upsertThread(tx, { orgId: principal.orgId, phoneNumberRef: number.id, contactId: contact.id, inboundAt: null });
-  if (contact.created) await recordContactCreated(tx, events, { orgId: principal.orgId, id: contact.id, clientId: contact.clientId, e164, waId: null });
-  if (thread.created) await recordConversationStarted(tx, events, { orgId: principal.orgId, id: thread.id, contactId: contact.id, phoneNumberRef: number.id });
+  const { thread } = await openConversation(tx, events, { orgId: principal.orgId, phoneNumberRef: number.id, customer: { e164 } });
   return thread.id;
 }
 
@@ -137,12 +132,11 @@ export async function sendMessage(
     if (thread.phone_number_status === 'disconnected') throw new AppError('phone_number_not_active', 'the thread\'s business number is disconnected');
     if (thread.blocked_at !== null) throw new AppError('contact_blocked', 'the contact is blocked: nothing can be sent to it');
     await assertMaySend(tx, principal, thread);
-    const windowOpen = thread.last_inbound_at !== null && Date.now() - thread.last_inbound_at.getTime() < CUSTOMER_SERVICE_WINDOW_MS;
-    if (isFreeFormMessage(outbound.type) && !windowOpen) {
+    if (isFreeFormMessage(outbound.type) && !isWindowOpen(thread.last_inbound_at, Date.now())) {
       throw new AppError('outside_customer_service_window', 'the customer has not written in the last 24 hours: only templates may be sent');
     }
     await assertReferenceInThread(tx, principal.orgId, thread, outbound);
-    const id = await messages.insertOutboundMessage(tx, {
+    const id = await enqueueMessage(tx, events, {
       orgId: principal.orgId,
       threadId: thread.id,
       phoneNumberRef: thread.phone_number_ref,
@@ -158,9 +152,6 @@ export async function sendMessage(
       if (!existing) throw new AppError('conflict', 'concurrent request with the same Idempotency-Key; retry');
       return replay(existing, requestHash!);
     }
-    await insertOutboxRow(tx, { orgId: principal.orgId, messageId: id, threadId: thread.id, phoneNumberRef: thread.phone_number_ref, correlationId });
-    await threads.touchThread(tx, principal.orgId, thread.id);
-    await recordMessageQueued(tx, events, principal.orgId, id);
     return { response: { id, status: 'queued', thread_id: thread.id }, replayed: false };
   });
 }

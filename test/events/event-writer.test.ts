@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/database.js';
-import { recordMessagesSent } from '../../src/events/event-writer.js';
-import { recordSentMessages } from '../../src/conversations/messages.repository.js';
+import { recordSends } from '../../src/conversations/message-status.js';
 import { bearer, customerWaId, deliverInbound, inboundWamid } from '../helpers/api.js';
 import { useAppBed } from '../helpers/bed.js';
 import {
@@ -81,8 +80,7 @@ describe('events of outbound messages and statuses', () => {
     // What the dispatcher's completion batch does after Meta accepted the send.
     const wamid = `wamid.out-${messageId}`;
     await withTransaction(bed.t.db, async (tx) => {
-      await recordSentMessages(tx, [{ orgId: org.orgId, messageId, wamid }]);
-      await recordMessagesSent(tx, [{ orgId: org.orgId, messageId, correlationId: 'req-send-1' }]);
+      await recordSends(tx, [{ orgId: org.orgId, messageId, phoneNumberRef: number.id, wamid, correlationId: 'req-send-1' }]);
     });
     for (const status of ['delivered', 'delivered']) {
       const payload = statusWebhook({ wabaId: number.wabaId, phoneNumberId: number.phoneNumberId, wamid, status, recipient: to.slice(1) });

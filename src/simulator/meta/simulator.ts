@@ -10,10 +10,7 @@ import { z } from 'zod';
 import { metaMessageRequestSchema, metaReadRequestSchema } from '../../providers/meta/send.schema.js';
 import { createSignupSimulator, type SignupCodeInput } from './signup.js';
 import { buildMetaError, buildStatusError, invalidAccessToken, invalidParameter, unknownObject, type MetaErrorResponse } from './errors.js';
-import {
-  buildMessagesWebhook, buildStatusWebhook, generateWamid, unixSecondsNow, WebhookDeliverer,
-  type SimulatedNumber, type StatusItem,
-} from './webhooks.js';
+import { buildMessagesWebhook, buildStatusWebhook, generateWamid, unixSecondsNow, WebhookDeliverer, type SimulatedNumber, type StatusItem } from './webhooks.js';
 
 /** Status webhook delays, in ms after the send was accepted. Defaults: sent 100, delivered 200, read 300. */
 export type { SimulatorDelays };
