@@ -18,7 +18,7 @@ module.exports = {
     },
     {
       name: 'no-circular-folders',
-      severity: 'warn',
+      severity: 'error',
       comment: 'No two folders import each other, directly or through others (threads <-> outbound was one).',
       scope: 'folder',
       from: { path: '^src/' },
@@ -61,7 +61,7 @@ module.exports = {
     },
     {
       name: 'route-calls-no-repository',
-      severity: 'warn',
+      severity: 'error',
       comment: 'Every route calls a service, never a repository (SQL stays behind a service).',
       from: { path: '\\.routes\\.ts$' },
       to: { path: '\\.repository\\.ts$' },

@@ -2,12 +2,13 @@
  * Client preferences: notifications on/off, language (BCP 47, canonicalised with
  * `Intl.getCanonicalLocales`), IANA time zone (checked with `Intl.DateTimeFormat`) and free custom
  * JSON. Defaults: notifications on, `en-GB`, `Europe/London`, `{}`. The row is created with the
- * client (contacts.repository.ts upsertContact); PATCH upserts, for clients older than that.
+ * client (contacts.repository.ts upsertContact); PATCH upserts, for clients older than that. The
+ * patch is validated and canonicalised by `preferencesPatchSchema` (clients.schema.ts).
  */
-import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { notFound } from '../shared/errors.js';
+import type { PreferencesPatch } from './clients.schema.js';
 import * as repo from './preferences.repository.js';
 
 export interface PreferencesJson {
@@ -18,43 +19,6 @@ export interface PreferencesJson {
   custom: Record<string, unknown>;
   updated_at: string | null;
 }
-
-/** The canonical form of a BCP 47 language tag (`en-gb` → `en-GB`), or undefined when it is not one. */
-export function canonicalLanguageTag(tag: string): string | undefined {
-  try {
-    const [canonical] = Intl.getCanonicalLocales(tag);
-    return canonical;
-  } catch {
-    return undefined;
-  }
-}
-
-const IANA_ZONES = new Set(Intl.supportedValuesOf('timeZone'));
-
-/** The IANA time zone name as given (or its canonical case), or undefined when it is not a zone. */
-export function ianaTimeZone(zone: string): string | undefined {
-  if (IANA_ZONES.has(zone)) return zone;
-  // Links and UTC are valid zones that supportedValuesOf leaves out (Etc/UTC, Asia/Calcutta …);
-  // offsets such as "+01:00" are not IANA names, hence the shape check.
-  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return undefined;
-  try {
-    return new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone;
-  } catch {
-    return undefined;
-  }
-}
-
-/** PATCH body: every field optional; `custom` replaces the stored object (≤ 16 KB as JSON). */
-export const preferencesPatchSchema = z
-  .strictObject({
-    notifications_enabled: z.boolean().optional(),
-    language: z.string().max(35).transform((value, ctx) => canonicalLanguageTag(value) ?? (ctx.addIssue({ code: 'custom', message: 'not a BCP 47 language tag (e.g. en-GB)' }), z.NEVER)).optional(),
-    timezone: z.string().max(64).transform((value, ctx) => ianaTimeZone(value) ?? (ctx.addIssue({ code: 'custom', message: 'not an IANA time zone (e.g. Europe/London)' }), z.NEVER)).optional(),
-    custom: z.record(z.string(), z.unknown()).refine((value) => JSON.stringify(value).length <= 16_384, 'custom must be at most 16 KB of JSON').optional(),
-  })
-  .refine((body) => Object.keys(body).length > 0, 'give at least one preference to change');
-
-export type PreferencesPatch = z.output<typeof preferencesPatchSchema>;
 
 function present(clientId: string, row: Awaited<ReturnType<typeof repo.findPreferences>>): PreferencesJson {
   return {

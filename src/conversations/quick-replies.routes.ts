@@ -3,42 +3,44 @@
  * `DELETE /v1/quick-replies/{id}` (owners and admins). Titles are unique per organization.
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { Db } from '../db/database.js';
-import { SQLSTATE, sqlState } from '../db/errors.js';
 import { principalOf } from '../http/auth.js';
+import { describeRoute, idParams } from '../http/openapi.js';
 import { parseInput, requireUuid } from '../http/validation.js';
-import { AppError, notFound } from '../shared/errors.js';
-import type { Principal } from '../tenancy/tenancy.service.js';
-import { deleteQuickReply, insertQuickReply, listQuickReplies } from './quick-replies.repository.js';
+import { createQuickReplySchema, quickReplyListSchema, quickReplySchema } from './quick-replies.schema.js';
+import { assertManagesQuickReplies, createQuickReply, listQuickRepliesOf, removeQuickReply } from './quick-replies.service.js';
 
-const createSchema = z.strictObject({ title: z.string().trim().min(1).max(60), body: z.string().min(1).max(4096) });
-
-function requireManager(principal: Principal): void {
-  if (principal.role !== 'owner' && principal.role !== 'admin') throw new AppError('forbidden', 'only owners and admins manage quick replies');
-}
-
-const present = (row: { id: string; title: string; body: string; created_at: Date }) => ({ ...row, created_at: row.created_at.toISOString() });
-
+/** Registers the quick replies routes (behind the `/v1` authentication hook). */
 export async function quickRepliesRoutes(app: FastifyInstance, options: { db: Db }): Promise<void> {
-  app.get('/v1/quick-replies', async (request) => ({ data: (await listQuickReplies(options.db, principalOf(request).orgId)).map(present) }));
+  app.get('/v1/quick-replies', {
+    schema: describeRoute('GET', {
+      summary: "The organization's quick replies, by title", tags: ['threads'],
+      responses: { 200: quickReplyListSchema },
+    }),
+  }, async (request) => ({ data: await listQuickRepliesOf(options.db, principalOf(request).orgId) }));
 
-  app.post('/v1/quick-replies', async (request, reply) => {
+  app.post('/v1/quick-replies', {
+    schema: describeRoute('POST', {
+      summary: 'Create a quick reply (owners and admins)', tags: ['threads'],
+      body: createQuickReplySchema, responses: { 201: quickReplySchema }, errors: ['forbidden', 'conflict'],
+    }),
+  }, async (request, reply) => {
     const principal = principalOf(request);
-    requireManager(principal);
-    const body = parseInput(createSchema, request.body);
-    try {
-      return reply.status(201).send(present(await insertQuickReply(options.db, { orgId: principal.orgId, ...body })));
-    } catch (error) {
-      if (sqlState(error) === SQLSTATE.uniqueViolation) throw new AppError('conflict', `a quick reply titled "${body.title}" exists`);
-      throw error;
-    }
+    // An agent is refused before the body is looked at.
+    assertManagesQuickReplies(principal);
+    const body = parseInput(createQuickReplySchema, request.body);
+    return reply.status(201).send(await createQuickReply(options.db, principal, body));
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/quick-replies/:id', async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/quick-replies/:id', {
+    schema: describeRoute('DELETE', {
+      summary: 'Delete a quick reply (owners and admins)', tags: ['threads'],
+      params: idParams, responses: { 204: null }, errors: ['forbidden', 'not_found'],
+    }),
+  }, async (request, reply) => {
     const principal = principalOf(request);
-    requireManager(principal);
-    if (!(await deleteQuickReply(options.db, principal.orgId, requireUuid(request.params.id, 'quick reply')))) throw notFound('quick reply');
+    assertManagesQuickReplies(principal);
+    await removeQuickReply(options.db, principal, requireUuid(request.params.id, 'quick reply'));
     return reply.status(204).send();
   });
 }

@@ -7,22 +7,24 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import { principalOf } from '../http/auth.js';
+import { describeRoute } from '../http/openapi.js';
 import { AppError } from '../shared/errors.js';
 import type { EventStreamHub } from './stream.hub.js';
-import { latestStreamPosition } from './stream.repository.js';
+import { streamHeadersSchema, streamPositionSchema, streamQuerySchema } from './stream.schema.js';
+import { streamStartPosition } from './stream.service.js';
 
-const POSITION = /^\d{1,18}$/;
-
+/** The position the client resumes after: `Last-Event-ID` (when not empty), else `?last_event_id=`. @throws AppError validation_failed */
 function requestedCursor(header: unknown, query: unknown): string | undefined {
   const fromQuery = (query as { last_event_id?: unknown } | undefined)?.last_event_id;
   const value = typeof header === 'string' && header !== '' ? header : fromQuery;
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !POSITION.test(value)) {
+  if (typeof value !== 'string' || !streamPositionSchema.safeParse(value).success) {
     throw new AppError('validation_failed', 'Last-Event-ID must be a stream position (digits) from this stream');
   }
   return value;
 }
 
+/** Registers `GET /v1/stream`; open streams are ended when the server closes. */
 export async function streamRoutes(app: FastifyInstance, options: { db: Db; hub: EventStreamHub }): Promise<void> {
   const open = new Set<() => void>();
   // SSE responses never finish on their own: end them before the server waits for connections.
@@ -30,9 +32,19 @@ export async function streamRoutes(app: FastifyInstance, options: { db: Db; hub:
     for (const end of open) end();
   });
 
-  app.get('/v1/stream', async (request, reply) => {
+  app.get('/v1/stream', {
+    schema: describeRoute('GET', {
+      summary: "The organization's domain events, live (Server-Sent Events)", tags: ['events'],
+      description: 'Frames `id: <stream_position>`, `event: <event_type>`, `data: {"event_id","event_type","event_version","aggregate_type",'
+        + '"aggregate_id","correlation_id","occurred_at","payload"}`, in commit order; a `: heartbeat` comment every 15 s. Resume with '
+        + '`Last-Event-ID` (or `?last_event_id=`); without either the stream starts after the newest event. The answer never ends.',
+      headers: streamHeadersSchema, querystring: streamQuerySchema,
+      responses: { 200: { description: 'the event stream', contentType: 'text/event-stream', schema: { type: 'string', description: 'SSE frames (retry: 3000)' } } },
+      errors: ['validation_failed'],
+    }),
+  }, async (request, reply) => {
     const { orgId } = principalOf(request);
-    const cursor = requestedCursor(request.headers['last-event-id'], request.query) ?? (await latestStreamPosition(options.db, orgId));
+    const cursor = await streamStartPosition(options.db, orgId, requestedCursor(request.headers['last-event-id'], request.query));
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {

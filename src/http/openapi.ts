@@ -69,7 +69,7 @@ export interface RouteDoc {
 /**
  * Codes any route of a kind can return without its handler saying so: authentication and rate
  * limiting on `/v1`, the input guard (`rejectUnstorableInput`: NUL characters, nesting), body
- * parsing, and the error handler's 500/503.
+ * parsing (every method but GET and HEAD, a body declared or not), and the error handler's 500/503.
  */
 const IMPLIED_ERRORS = {
   any: ['internal_error', 'database_unavailable'] as ErrorCode[],
@@ -119,7 +119,9 @@ export function routeErrorCodes(doc: Pick<RouteDoc, 'auth' | 'errors' | 'body' |
     for (const code of IMPLIED_ERRORS.api) codes.add(code);
     if (!['GET', 'HEAD', 'OPTIONS'].includes(method)) for (const code of IMPLIED_ERRORS.apiWrite) codes.add(code);
   }
-  if (doc.body || doc.consumes) for (const code of doc.bodyErrors ?? IMPLIED_ERRORS.body) codes.add(code);
+  // Fastify parses a body sent to any method but GET and HEAD, declared or not: a bodiless POST or
+  // DELETE sent bad JSON or another media type is refused too.
+  if (doc.body || doc.consumes || !['GET', 'HEAD'].includes(method)) for (const code of doc.bodyErrors ?? IMPLIED_ERRORS.body) codes.add(code);
   return [...codes].sort();
 }
 
@@ -133,6 +135,18 @@ function successResponse(response: SuccessResponse, status: number): Record<stri
 }
 
 /**
+ * A status that answers both a declared body and error codes (`/readyz` answers 503 with its
+ * checks; the error handler's `database_unavailable` is 503 too): either JSON body. A declared
+ * non-JSON answer is kept as it is.
+ */
+function eitherResponse(declared: Record<string, unknown>, error: Record<string, unknown>): Record<string, unknown> {
+  if ('content' in declared) return declared;
+  const { description: declaredDescription, ...declaredSchema } = declared;
+  const { description: errorDescription, ...errorSchema } = error;
+  return { description: `${String(declaredDescription)}; or ${String(errorDescription)}`, anyOf: [declaredSchema, errorSchema] };
+}
+
+/**
  * The Fastify route schema of a route: JSON Schemas for the OpenAPI document, converted from zod.
  * @param method the route's HTTP method (writes on `/v1` may also answer `invalid_csrf_token`)
  */
@@ -141,7 +155,10 @@ export function describeRoute(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE
   for (const [status, body] of Object.entries(doc.responses)) response[status] = successResponse(body, Number(status));
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of routeErrorCodes(doc, method)) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
-  for (const [status, codes] of byStatus) response[status] = { description: codes.join(', '), ...errorBodySchema(codes) };
+  for (const [status, codes] of byStatus) {
+    const error = { description: codes.join(', '), ...errorBodySchema(codes) };
+    response[status] = response[status] ? eitherResponse(response[status] as Record<string, unknown>, error) : error;
+  }
   const auth = doc.auth ?? 'api';
   const schema: FastifySchema & Record<string, unknown> = {
     summary: doc.summary,

@@ -2,25 +2,36 @@
  * `POST /v1/whatsapp/signup/start` and `POST /v1/whatsapp/signup/complete` (Embedded Signup).
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { principalOf } from '../http/auth.js';
+import { describeRoute } from '../http/openapi.js';
 import { parseInput } from '../http/validation.js';
+import { completeSignupSchema, signupCompletedSchema, signupStartedSchema } from './signup.schema.js';
 import { completeSignup, type SignupContext, startSignup } from './signup.service.js';
 
-const completeSchema = z.strictObject({
-  code: z.string().min(1).max(1024),
-  state: z.string().min(1).max(256),
-  waba_id: z.string().regex(/^\d{1,32}$/, 'waba_id must be digits').optional(),
-  phone_number_id: z.string().regex(/^\d{1,64}$/, 'phone_number_id must be digits').optional(),
-  business_id: z.string().regex(/^\d{1,32}$/, 'business_id must be digits').optional(),
-  pin: z.string().regex(/^\d{6}$/, 'pin must be 6 digits').optional(),
-});
-
+/** Registers the Embedded Signup routes (only when a Graph API client is configured). */
 export async function signupRoutes(app: FastifyInstance, options: { context: SignupContext }): Promise<void> {
-  app.post('/v1/whatsapp/signup/start', async (request, reply) => reply.status(201).send(await startSignup(options.context, principalOf(request))));
+  app.post('/v1/whatsapp/signup/start', {
+    schema: describeRoute('POST', {
+      summary: 'Start an Embedded Signup (owners and admins)', tags: ['numbers'],
+      description: 'Answers what Meta\'s JS SDK needs and a state bound to the organization and operator (10 minutes, single use). '
+        + '`not_configured` without META_APP_ID.',
+      responses: { 201: signupStartedSchema }, errors: ['forbidden', 'not_configured'],
+    }),
+  }, async (request, reply) => reply.status(201).send(await startSignup(options.context, principalOf(request))));
 
-  app.post('/v1/whatsapp/signup/complete', async (request, reply) => {
-    const body = parseInput(completeSchema, request.body);
+  app.post('/v1/whatsapp/signup/complete', {
+    schema: describeRoute('POST', {
+      summary: 'Complete an Embedded Signup: connect the shared WABAs and numbers (owners and admins)', tags: ['numbers'],
+      description: 'Exchanges the code for the business token, finds the shared WABAs with `debug_token`, lists their numbers, subscribes '
+        + 'the app, registers each number with the PIN, then saves and validates everything in one transaction. Meta\'s refusals: '
+        + '`signup_code_expired`, `signup_code_used`, `pin_mismatch` (the number has another two-step PIN), else `provider_error`. '
+        + '`conflict` when a WABA or number is connected to another organization.',
+      body: completeSignupSchema, responses: { 201: signupCompletedSchema },
+      errors: ['forbidden', 'not_configured', 'invalid_oauth_state', 'signup_code_expired', 'signup_code_used', 'waba_not_granted', 'pin_mismatch',
+        'provider_error', 'conflict', 'consistency_check_failed', 'validation_failed'],
+    }),
+  }, async (request, reply) => {
+    const body = parseInput(completeSignupSchema, request.body);
     return reply.status(201).send(await completeSignup(options.context, principalOf(request), body));
   });
 }

@@ -118,6 +118,11 @@ export async function logout(db: Db, sessionId: string): Promise<void> {
   await repo.deleteSession(db, sessionId);
 }
 
+/** The organization's enabled operators (at most 1000), by email: assignment pickers. */
+export async function listEnabledOperators(db: Db, orgId: string): Promise<Array<{ id: string; email: string; name: string | null; role: OperatorRole }>> {
+  return repo.listOperators(db, orgId);
+}
+
 /** The signed-in operator and their organization. @throws AppError not_found */
 export async function operatorProfile(db: Db, principal: Principal): Promise<OperatorProfile> {
   const profile = await repo.findOperatorProfile(db, principal.orgId, principal.operatorId);

@@ -96,7 +96,9 @@ describe('GET /docs/openapi.json', () => {
       ];
       if (missing.length > 0) problems.push(`${key} declares no ${missing.join(', ')} response (declared: ${statuses.join(', ')})`);
       for (const status of statuses.filter((candidate) => Number(candidate) >= 400)) {
-        const codes = operation.responses[status].content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum;
+        // A status with a body of its own besides the error (503 of /readyz) declares them as anyOf.
+        const schema = operation.responses[status].content?.['application/json']?.schema;
+        const codes = [schema, ...(schema?.anyOf ?? [])].map((branch) => branch?.properties?.error?.properties?.code?.enum).find(Array.isArray);
         if (!Array.isArray(codes) || codes.length === 0) problems.push(`${key} ${status} does not declare its error codes ({"error":{"code","message"}})`);
       }
     }
