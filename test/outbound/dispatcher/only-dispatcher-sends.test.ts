@@ -19,7 +19,7 @@
  * 3. Twilio's Messages API URL, `…/Messages.json`, in a string or template literal.
  *
  * Comments are removed before matching (documentation may name the endpoint); string contents are
- * kept, because the URL lives in strings. Only src/outbound/dispatcher.ts may call the method, only
+ * kept, because the URL lives in strings. Only src/outbound/deliver.ts (the dispatcher's send step) may call the method, only
  * src/providers/meta/graph.client.ts may hold the URL, and the simulator may name the URL only as
  * the route it serves (`app.post('/:version/:phone_number_id/messages', …)`).
  */
@@ -40,7 +40,7 @@ const GRAPH_SEND_PATH = new RegExp(String.raw`/${SEGMENT_VERSION}/${SEGMENT_ID}/
 /** A route the simulator serves: the literal is the first argument of `app.post(` (or get/put/…) on its line. */
 const ROUTE_DEFINITION = /\bapp\.(?:get|post|put|delete|patch|route)\b[^('"`]*\(\s*$/;
 
-const SEND_CALLERS = new Set(['outbound/dispatcher.ts', 'providers/meta/meta.sender.ts']);
+const SEND_CALLERS = new Set(['outbound/deliver.ts', 'providers/meta/meta.sender.ts']);
 const SEND_URL_HOLDERS = new Set(['providers/meta/graph.client.ts', 'providers/twilio/messages.client.ts']);
 const ROUTE_OWNERS = /^simulator\//;
 
@@ -200,7 +200,7 @@ describe('only the dispatcher sends', () => {
     // The scan sees the real sites, so it would see a new one too.
     const kinds = new Set(findings.map((finding) => `${finding.kind} in ${finding.file}`));
     expect(kinds).toEqual(new Set([
-      'send call in outbound/dispatcher.ts',
+      'send call in outbound/deliver.ts',
       'send call in providers/meta/meta.sender.ts',
       'graph send URL in providers/meta/graph.client.ts',
       'graph send URL in providers/twilio/messages.client.ts',
