@@ -4,7 +4,7 @@
  * The operator web inbox in real Chromium against the whole hub (`serve --role all` in sandbox
  * mode: API, dispatcher, domain-event relay and the Cloud API simulator playing Meta). Live
  * updates travel the real path: change → outbox_events → relay → NOTIFY → /v1/stream → refetch.
- * Writes the README screenshots to docs/screenshots/.
+ * Writes its screenshots to test-results/screenshots/ (`npm run screenshots`: the README's, in docs/screenshots/).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,9 +17,8 @@ import { setOperatorPassword } from '../../src/sessions/sessions.service.js';
 import { type Hub, startHub } from '../../src/server.js';
 import { createTestOperator } from '../helpers/factories.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { type BrowserSession, openBrowser } from './browser.js';
+import { type BrowserSession, openBrowser, SCREENSHOTS } from './browser.js';
 
-const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
 const AGENT_PASSWORD = 'agent password 123';
 
 async function simulator(hub: Hub, route: string, body: unknown): Promise<unknown> {
