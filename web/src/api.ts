@@ -59,6 +59,9 @@ export interface Message {
   provider_message_id: string | null;
   content: Record<string, unknown>;
   error: { code: number | null; title: string | null } | null;
+  /** Inbound: when the customer sent it (provider clock); what the inbox shows. */
+  provider_timestamp?: string | null;
+  /** When the hub stored it (received, or queued). */
   created_at: string;
 }
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { type Message, type Operator, type OperatorSummary, type Page, get, post, query, type ThreadDetail } from '../api';
-import { clockTime, contactName, formatNumber, initials } from '../format';
+import { clockTime, contactName, formatNumber, initials, shownTime, timeTitle } from '../format';
 import { useCoalesced, useHubEvents } from '../live';
 import { navigate } from '../router';
 import { Composer } from './Composer';
@@ -129,7 +129,7 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
         {olderCursor && <div className="load-older"><button type="button" className="btn btn-small" onClick={() => void loadOlder()}>Load earlier messages</button></div>}
         {shown.length === 0 && <p className="pane-note">No messages yet.</p>}
         {shown.map((message) => {
-          const day = dayLabel(message.created_at);
+          const day = dayLabel(shownTime(message));
           const divider = day !== lastDay ? <div className="day" role="separator"><span>{day}</span></div> : null;
           lastDay = day;
           return (
@@ -138,7 +138,7 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
               <article className={`msg msg-${message.direction} msg-type-${message.type}`} data-message-id={message.id} data-status={message.status}>
                 <MessageContent message={message} />
                 <footer className="msg-meta">
-                  <time dateTime={message.created_at}>{clockTime(message.created_at)}</time>
+                  <time dateTime={shownTime(message)} title={timeTitle(message)}>{clockTime(shownTime(message))}</time>
                   {message.direction === 'outbound' && <Ticks message={message} />}
                 </footer>
                 {message.status === 'failed' && (
