@@ -164,7 +164,7 @@ describe('web inbox in Chromium', () => {
     await page.getByRole('button', { name: 'Quick replies' }).click();
     await page.getByPlaceholder('Title').fill('Shipping time');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    const item = page.getByRole('menuitem', { name: /Shipping time/ });
+    const item = page.getByRole('group', { name: 'Quick replies' }).getByRole('button', { name: /Shipping time/ });
     await item.waitFor();
     await message.fill('');
     await item.click();
