@@ -104,6 +104,16 @@ export interface DeadLetter {
   created_at: string;
 }
 
+/** An event subscription with its delivery health (`GET /v1/event-subscriptions`). */
+export interface EventSubscription {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  created_at: string;
+  deliveries: { waiting: number; retrying: number; dead: number; last_error: string | null; oldest_pending_at: string | null };
+}
+
 export type Metrics = Record<string, number | string>;
 
 export class ApiError extends Error {
