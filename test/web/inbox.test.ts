@@ -97,6 +97,18 @@ describe('web inbox in Chromium', () => {
     await expect.poll(() => items.count()).toBe(3);
   });
 
+  it('shows a message at one time in the list and the conversation (the customer\'s), with the received time on hover', async () => {
+    const { page } = owner;
+    const row = page.locator('a.thread-item', { hasText: 'Lena Vogel' });
+    const listed = await row.locator('time').getAttribute('datetime');
+    await row.click();
+    const time = page.locator('article.msg-inbound', { hasText: 'Do you ship to Germany?' }).locator('time');
+    await time.waitFor();
+    expect(await time.getAttribute('datetime')).toBe(listed);
+    // The demo customers wrote minutes before the hub received their messages.
+    expect(await time.getAttribute('title')).toMatch(/^Sent .+ · received .+$/);
+  });
+
   it('sends a text that shows at once as queued and then moves sent → delivered → read', async () => {
     const { page } = owner;
     await page.locator('a.thread-item', { hasText: 'Maya Chen' }).click();
