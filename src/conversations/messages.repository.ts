@@ -142,7 +142,7 @@ export async function takePendingStatuses(tx: Tx, orgId: string, phoneNumberRef:
 }
 
 const messageColumns = [
-  'id', 'thread_id', 'direction', 'type', 'status', 'provider_message_id', 'content', 'error_code', 'error_title', 'created_at',
+  'id', 'thread_id', 'direction', 'type', 'status', 'provider_message_id', 'content', 'error_code', 'error_title', 'provider_timestamp', 'created_at',
 ] as const;
 
 /**
