@@ -17,6 +17,7 @@ import { observeHttpDurations, opsRoutes } from './ops/ops.routes.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { signupRoutes } from './onboarding/signup.routes.js';
 import type { GraphApiClient } from './providers/meta/graph.client.js';
+import { EgressGuard } from './shared/egress.js';
 import type { TokenCipher } from './shared/token-cipher.js';
 import type { Simulator } from './simulator/meta/simulator.js';
 import type { TwilioSimulator } from './simulator/twilio/simulator.js';
@@ -76,6 +77,8 @@ export interface AppOptions {
   rateLimit?: RateLimitOptions;
   /** Group commit of inbound webhooks. Default: 100 webhooks per transaction, 2 transactions at once. */
   inboundBatch?: InboundBatcherOptions;
+  /** Which event-subscription URLs are allowed (SSRF). Default: https to public addresses only. */
+  egress?: EgressGuard;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -137,7 +140,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher, queueDepths: countQueuedMessagesByNumber });
-    await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher });
+    await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher, egress: options.egress ?? new EgressGuard() });
     await api.register(clientsRoutes, { db: options.db });
     await api.register(endUsersRoutes, {
       db: options.db,

@@ -15,6 +15,7 @@ import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
+import { EgressGuard } from './shared/egress.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
 import { EventRelay } from './events/relay.js';
@@ -101,7 +102,7 @@ async function startEventWorkers(runtime: Runtime) {
     logger.info('NATS_URL is unset: domain events go to HTTP event subscriptions only');
   }
   const deliverer = new EventDeliverer({
-    db, cipher, logger: logger.child({ component: 'event_deliverer' }), timeoutMs: config.events.deliveryTimeoutMs,
+    db, cipher, egress: new EgressGuard(config.events.subscriptionAllowList), logger: logger.child({ component: 'event_deliverer' }), timeoutMs: config.events.deliveryTimeoutMs,
     retryBaseMs: config.events.deliveryRetryBaseMs, retryMaxMs: config.events.deliveryRetryMaxMs, giveUpMs: config.events.deliveryGiveUpMs,
     pollIntervalMs: config.events.pollIntervalMs,
   });
@@ -240,6 +241,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         isShuttingDown: () => shuttingDown,
         rateLimit: { perMinute: config.rateLimitPerMinute },
         inboundBatch: config.inboundBatch,
+        egress: new EgressGuard(config.events.subscriptionAllowList),
       });
       await app.listen({ port, host: config.host });
       // PORT=0 picks a free port: report the one the server really got.

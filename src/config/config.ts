@@ -99,6 +99,13 @@ const envSchema = z.object({
   EVENT_DELIVERY_RETRY_MAX_MS: positiveInt(3_600_000),
   /** A delivery still failing this long after it was created is dead-lettered, ms. Default 86400000 (24 h). */
   EVENT_DELIVERY_GIVE_UP_MS: positiveInt(86_400_000),
+  /**
+   * Event-subscription targets allowed over plain http or at non-public addresses (SSRF guard):
+   * comma-separated host names, IP addresses and CIDR ranges, e.g. `localhost,10.20.0.0/16`.
+   * Default empty: https to public addresses only.
+   */
+  EVENT_SUBSCRIPTION_ALLOW_LIST: z.string().default('').transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .refine((entries) => entries.every((entry) => /^[A-Za-z0-9.:_-]+(\/\d{1,3})?$/.test(entry)), 'must be comma-separated host names, IP addresses or CIDR ranges'),
   /** Period of the worker's maintenance jobs (event retention, client retention, OTP clean-up), ms. Default 3600000. */
   MAINTENANCE_INTERVAL_MS: positiveInt(3_600_000),
   /** Clients inactive for this many days are purged by the worker. Unset: no scheduled purge. */
@@ -185,6 +192,8 @@ export interface Config {
     deliveryRetryBaseMs: number;
     deliveryRetryMaxMs: number;
     deliveryGiveUpMs: number;
+    /** EVENT_SUBSCRIPTION_ALLOW_LIST entries (see shared/egress.ts). */
+    subscriptionAllowList: string[];
   };
   maintenance: { intervalMs: number; inactiveDays: number | undefined };
   otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
@@ -266,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deliveryRetryBaseMs: values.EVENT_DELIVERY_RETRY_BASE_MS,
       deliveryRetryMaxMs: values.EVENT_DELIVERY_RETRY_MAX_MS,
       deliveryGiveUpMs: values.EVENT_DELIVERY_GIVE_UP_MS,
+      subscriptionAllowList: values.EVENT_SUBSCRIPTION_ALLOW_LIST,
     },
     maintenance: { intervalMs: values.MAINTENANCE_INTERVAL_MS, inactiveDays: values.RETENTION_INACTIVE_DAYS },
     otp: {
