@@ -37,6 +37,7 @@ import { requireApiKey } from './http/auth.js';
 import { authenticateRequest } from './sessions/request-auth.js';
 import { registerErrorHandler, toErrorResponse } from './http/errors.js';
 import { registerWebUi } from './http/web-ui.js';
+import { requestLogger } from './http/log-redaction.js';
 import { useSchemasForDocsOnly } from './http/openapi.js';
 import { registerOpenApiDocs } from './http/openapi-docs.js';
 import { rejectUnstorableInput } from './http/validation.js';
@@ -94,7 +95,8 @@ export const OTP_KEY_LABEL = 'wahub otp code hash v1';
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Request lines show the URL without its secret query parameters (hub.verify_token).
+    loggerInstance: requestLogger(options.logger) as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
     bodyLimit: 1024 * 1024,
