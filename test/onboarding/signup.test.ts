@@ -372,15 +372,17 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     expect(await rowsForWaba(wabaId)).toEqual({ wabas: [], numbers: [] });
   });
 
-  it('takes over a WABA that PARTNER_ADDED linked to a later signup state of another organization', async () => {
+  it('takes over a WABA that a PARTNER_ADDED linked to another organization (a token-less link)', async () => {
     const customer = await createTestOrg(t.db);
     const other = await createTestOrg(t.db);
     const wabaId = uniqueDigits();
     const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: simNumbers(1) });
-    const state = await startSignup(hub.app, customer.apiKey);
-    await startSignup(hub.app, other.apiKey); // the most recent state belongs to the other organization
+    // Earlier cases left signup states pending; only the other organization's may be.
+    await t.db.updateTable('oauth_states').set({ created_at: new Date(Date.now() - 1_200_000), expires_at: new Date(Date.now() - 600_000) }).execute();
+    await startSignup(hub.app, other.apiKey);
     await postWebhook(hub.app, accountUpdateWebhook({ event: 'PARTNER_ADDED', waba_info: { waba_id: wabaId, owner_business_id: '300000000000777' } }));
     expect((await rowsForWaba(wabaId)).wabas.map((w) => [w.org_id, w.disconnected_at])).toEqual([[other.orgId, null]]);
+    const state = await startSignup(hub.app, customer.apiKey);
 
     const response = await completeSignup(hub.app, customer.apiKey, { code, state });
 
