@@ -78,6 +78,8 @@ export interface AppOptions {
   rateLimit?: RateLimitOptions;
   /** Group commit of inbound webhooks. Default: 100 webhooks per transaction, 2 transactions at once. */
   inboundBatch?: InboundBatcherOptions;
+  /** WEBHOOK_STORE_MAX_ATTEMPTS: failed stores of one webhook body before it becomes a dead letter `store_failed`. Default 5. */
+  webhookStoreMaxAttempts?: number;
   /** Which event-subscription URLs are allowed (SSRF). Default: https to public addresses only. */
   egress?: EgressGuard;
 }
@@ -118,7 +120,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const ingest = new InboundBatcher(options.db, options.inboundBatch);
   // Runs once the server stopped taking requests: webhooks already acknowledged-to-be are committed first.
   app.addHook('onClose', async () => ingest.drain());
-  await app.register(inboundRoutes, { ingest, db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  await app.register(inboundRoutes, { ingest, db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken, storeMaxAttempts: options.webhookStoreMaxAttempts });
   const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
   app.addHook('onClose', async () => events.close());
   // Login is the one unauthenticated /v1 write: a much lower limit per IP stops password guessing.

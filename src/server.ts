@@ -15,6 +15,7 @@ import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
+import { purgeExpiredRows } from './ops/retention.service.js';
 import { EgressGuard } from './shared/egress.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
@@ -80,6 +81,7 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
   return [
     { name: 'event_retention', run: async () => ({ deleted: await purgePublishedEvents(db, config.events.retentionDays) }) },
     { name: 'otp_clean_up', run: () => cleanUpOtps(db) },
+    { name: 'retention', run: () => purgeExpiredRows(db, config.retention) },
     ...(config.maintenance.inactiveDays === undefined ? [] : [{
       name: 'client_retention',
       run: async () => ({ ...(await purgeInactiveClients(db, {
@@ -242,6 +244,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         rateLimit: { perMinute: config.rateLimitPerMinute },
         inboundBatch: config.inboundBatch,
         egress: new EgressGuard(config.events.subscriptionAllowList),
+        webhookStoreMaxAttempts: config.webhookStoreMaxAttempts,
       });
       await app.listen({ port, host: config.host });
       // PORT=0 picks a free port: report the one the server really got.

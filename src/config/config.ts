@@ -8,6 +8,7 @@
  * are then required.
  */
 import { z } from 'zod';
+import { type RetentionConfig, retentionConfig, retentionEnv } from './retention.config.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
@@ -99,11 +100,7 @@ const envSchema = z.object({
   EVENT_DELIVERY_RETRY_MAX_MS: positiveInt(3_600_000),
   /** A delivery still failing this long after it was created is dead-lettered, ms. Default 86400000 (24 h). */
   EVENT_DELIVERY_GIVE_UP_MS: positiveInt(86_400_000),
-  /**
-   * Event-subscription targets allowed over plain http or at non-public addresses (SSRF guard):
-   * comma-separated host names, IP addresses and CIDR ranges, e.g. `localhost,10.20.0.0/16`.
-   * Default empty: https to public addresses only.
-   */
+  /** Event-subscription targets allowed over http or at non-public addresses (host names, IPs, CIDR ranges; shared/egress.ts). Default none. */
   EVENT_SUBSCRIPTION_ALLOW_LIST: z.string().default('').transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
     .refine((entries) => entries.every((entry) => /^[A-Za-z0-9.:_-]+(\/\d{1,3})?$/.test(entry)), 'must be comma-separated host names, IP addresses or CIDR ranges'),
   /** Period of the worker's maintenance jobs (event retention, client retention, OTP clean-up), ms. Default 3600000. */
@@ -144,6 +141,7 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+,\d+,\d+$/, 'must be three comma-separated integers (ms)')
     .default('500,1500,3000'),
+  ...retentionEnv,
 });
 
 export interface TokenKey {
@@ -151,7 +149,7 @@ export interface TokenKey {
   key: Buffer;
 }
 
-export interface Config {
+export interface Config extends RetentionConfig {
   mode: 'sandbox' | 'production';
   databaseUrl: string | undefined;
   databasePoolSize: number;
@@ -295,5 +293,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: values.OUTBOX_RETRY_BASE_MS,
     },
     sandbox: { statusDelaysMs: { sentMs, deliveredMs, readMs } },
+    ...retentionConfig(values),
   };
 }

@@ -330,6 +330,16 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
+/** How often storing one signed webhook failed (migration 0011): keyed by provider and sha256 of the raw body. */
+export interface WebhookStoreFailuresTable {
+  provider: string;
+  body_hash: string;
+  attempts: Generated<number>;
+  last_error: string;
+  first_failed_at: Generated<Timestamp>;
+  last_failed_at: Generated<Timestamp>;
+}
+
 export interface OperatorSessionsTable {
   id: Generated<string>;
   org_id: string;
@@ -382,6 +392,7 @@ export interface Database {
   oauth_states: OAuthStatesTable;
   account_events: AccountEventsTable;
   audit_log: AuditLogTable;
+  webhook_store_failures: WebhookStoreFailuresTable;
   operator_sessions: OperatorSessionsTable;
   thread_reads: ThreadReadsTable;
   quick_replies: QuickRepliesTable;
