@@ -226,6 +226,8 @@ export interface OutboxEventsTable {
   correlation_id: string | null;
   created_at: Timestamp;
   published_at: NullableTimestamp;
+  /** When the event's HTTP deliveries were created (migration 0011): the subscriptions' cursor, apart from NATS. */
+  deliveries_created_at: NullableTimestamp;
   /** Commit-ordered position stamped by the relay when it publishes (migration 0005). */
   stream_position: ColumnType<string | null, string | null | undefined, string | null>;
   /** Insertion order (identity); the relay publishes one aggregate's events in this order. */

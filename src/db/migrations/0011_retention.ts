@@ -8,6 +8,11 @@
  *   `store_failed` after `WEBHOOK_STORE_MAX_ATTEMPTS` instead of a 500 for Meta's 7 days of
  *   retries. Global like `webhook_dead_letters`: such a webhook has not been routed to any
  *   organization, so there is no org_id to key on; rows are deleted with the dead letters' retention.
+ * - `outbox_events.deliveries_created_at`: the HTTP event subscriptions' own cursor. The relay
+ *   creates an event's HTTP deliveries whether or not NATS acknowledged it, so a NATS outage no
+ *   longer stops webhooks to subscribers. Set together with `published_at` in steady state (no
+ *   extra write, no extra index on the hot path); set alone while NATS is failing. Published events
+ *   are backfilled (their deliveries were created when they were published).
  */
 import { type Kysely, sql } from 'kysely';
 
@@ -26,11 +31,14 @@ export async function up(db: Kysely<any>): Promise<void> {
       CONSTRAINT webhook_store_failures_pkey PRIMARY KEY (provider, body_hash)
     );
     CREATE INDEX webhook_store_failures_last_failed_at_idx ON webhook_store_failures (last_failed_at);
+    ALTER TABLE outbox_events ADD COLUMN deliveries_created_at timestamptz;
+    UPDATE outbox_events SET deliveries_created_at = published_at WHERE published_at IS NOT NULL;
   `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`
+    ALTER TABLE outbox_events DROP COLUMN IF EXISTS deliveries_created_at;
     DROP TABLE IF EXISTS webhook_store_failures;
     DROP INDEX IF EXISTS audit_log_created_at_idx;
     DROP INDEX IF EXISTS account_events_received_at_idx;
