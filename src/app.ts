@@ -149,7 +149,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(endUsersRoutes, {
       db: options.db,
       onQueued: options.onMessageQueued,
-      otp: options.otp ?? { hashKey: options.cipher.deriveKey(OTP_KEY_LABEL), templateName: 'verification_code', templateLanguage: 'en_US' },
+      otp: options.otp ?? {
+        hashKey: options.cipher.deriveKey(OTP_KEY_LABEL), verifyKeys: options.cipher.deriveKeys(OTP_KEY_LABEL), templateName: 'verification_code', templateLanguage: 'en_US',
+      },
     });
     if (options.graph) {
       await api.register(signupRoutes, {

@@ -235,7 +235,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
         otp: {
-          hashKey: config.otp.hashKey ?? cipher.deriveKey(OTP_KEY_LABEL), templateName: config.otp.templateName, templateLanguage: config.otp.templateLanguage,
+          hashKey: config.otp.hashKey ?? cipher.deriveKey(OTP_KEY_LABEL), verifyKeys: config.otp.hashKey ? [config.otp.hashKey] : cipher.deriveKeys(OTP_KEY_LABEL), templateName: config.otp.templateName, templateLanguage: config.otp.templateLanguage,
         },
         loops,
         publicBaseUrl: config.publicBaseUrl,

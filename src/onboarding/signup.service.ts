@@ -80,6 +80,7 @@ async function claimState(context: SignupContext, principal: Principal, state: s
   const row = await findOAuthState(context.db, hashState(state));
   if (!row) throw new AppError('invalid_oauth_state', 'unknown signup state; start the signup again');
   if (row.org_id !== principal.orgId) throw new AppError('invalid_oauth_state', 'this signup state belongs to another organization');
+  if (row.operator_id !== principal.operatorId) throw new AppError('invalid_oauth_state', 'this signup state was started by another operator; start the signup again');
   if (row.consumed_at) throw new AppError('invalid_oauth_state', 'this signup state was already used; start the signup again');
   if (row.expired) throw new AppError('invalid_oauth_state', 'this signup state expired; start the signup again');
   if (!(await consumeOAuthState(context.db, row.id))) throw new AppError('invalid_oauth_state', 'this signup state was already used; start the signup again');

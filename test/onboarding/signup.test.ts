@@ -214,6 +214,22 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     expect((await numbersOf(orgB.orgId)).map((n) => n.org_id)).toEqual([orgB.orgId, orgB.orgId]);
   });
 
+  it('refuses a state another operator of the same organization started, saves nothing and leaves it usable by that operator', async () => {
+    const org = await createTestOrg(t.db);
+    const admin = await createTestOperator(t.db, org.orgId, 'admin');
+    const wabaId = uniqueDigits();
+    const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: simNumbers(1) });
+    const stateOfOwner = await startSignup(hub.app, org.apiKey);
+
+    const response = await completeSignup(hub.app, admin.apiKey, { code, state: stateOfOwner });
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'invalid_oauth_state', message: expect.stringContaining('another operator') });
+    expect(await rowsForWaba(wabaId)).toEqual({ wabas: [], numbers: [] });
+    const owner = await completeSignup(hub.app, org.apiKey, { code, state: stateOfOwner });
+    expect(owner.statusCode, owner.body).toBe(201);
+  });
+
   it('refuses a state used before, an unknown state and an expired state with invalid_oauth_state', async () => {
     const org = await createTestOrg(t.db);
     const state = await startSignup(hub.app, org.apiKey);
