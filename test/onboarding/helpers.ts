@@ -79,7 +79,7 @@ export function simNumbers(count = 2): SimNumber[] {
 }
 
 /** Issues a code over HTTP (`POST /_simulator/signup/codes`), as Meta's popup would after the customer signed up. */
-export async function issueCode(sim: SimulatorServer, input: { waba_id: string; phone_numbers: SimNumber[]; business_id?: string; ttl_ms?: number }): Promise<string> {
+export async function issueCode(sim: SimulatorServer, input: { waba_id: string; phone_numbers: SimNumber[]; business_id?: string; ttl_ms?: number; token_expires_in_s?: number }): Promise<string> {
   const response = await fetch(`${sim.url}/_simulator/signup/codes`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input),
   });

@@ -134,7 +134,8 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     const listed = await hub.app.inject({ method: 'GET', url: '/v1/phone-numbers', headers: bearer(org.apiKey) });
     expect(listed.statusCode).toBe(200);
     expect(listed.json().data.map((n: { phone_number_id: string; waba_id: string }) => [n.phone_number_id, n.waba_id])).toEqual(sorted.map((n) => [n.id, wabaId]));
-    expect(listed.body).not.toMatch(/token|ciphertext/);
+    // token_expires_at is the one field that may say "token": the expiry, never the token.
+    expect(listed.body.replaceAll('"token_expires_at"', '')).not.toMatch(/token|ciphertext/);
   });
 
   it('leaves the numbers registered with the business token: the dispatcher sends from each of them', async () => {
@@ -163,6 +164,22 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     for (const number of numbers) expect(sends.filter((s) => s.phone_number_id === number.id)).toHaveLength(1);
     const outbox = await t.db.selectFrom('message_outbox').select('state').where('message_id', 'in', ids).execute();
     expect(outbox.map((o) => o.state)).toEqual(['done', 'done']);
+  });
+
+  it('stores the token expiry debug_token reports and shows it in GET /v1/phone-numbers', async () => {
+    const org = await createTestOrg(t.db);
+    const wabaId = uniqueDigits();
+    const numbers = simNumbers(1);
+    const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: numbers, token_expires_in_s: 60 * 24 * 3600 });
+    const state = await startSignup(hub.app, org.apiKey);
+    const before = Date.now();
+
+    expect((await completeSignup(hub.app, org.apiKey, { code, state })).statusCode).toBe(201);
+
+    const listed = (await hub.app.inject({ method: 'GET', url: '/v1/phone-numbers', headers: bearer(org.apiKey) })).json<{ data: Array<{ phone_number_id: string; token_expires_at: string | null }> }>();
+    const expiresAt = Date.parse(listed.data.find((n) => n.phone_number_id === numbers[0]!.id)!.token_expires_at!);
+    expect(expiresAt - before).toBeGreaterThan(59 * 24 * 3600_000);
+    expect(expiresAt - before).toBeLessThanOrEqual(60 * 24 * 3600_000 + 5_000);
   });
 
   it('answers signup_code_expired for a code older than its lifetime and saves nothing', async () => {
