@@ -132,6 +132,7 @@ export async function findDeliveryDetails(db: Db, orgId: string, messageIds: str
       'messages.type',
       'messages.content',
       'contacts.e164',
+      'contacts.bsuid',
       'phone_numbers.phone_number_id',
       'phone_numbers.provider',
       'phone_numbers.e164 as from_e164',
