@@ -37,6 +37,8 @@ export interface IdentifiedContact {
   e164: string | null;
   bsuid: string | null;
   blocked: boolean;
+  /** Found through an identity the contact used before (its history), not one it holds. */
+  former: boolean;
 }
 
 /**
@@ -53,17 +55,26 @@ export async function lockContactsByIdentity(
     WITH input AS (
       SELECT * FROM unnest(${identities.map((i) => i.orgId)}::uuid[], ${identities.map((i) => i.e164)}::text[], ${identities.map((i) => i.bsuid)}::text[])
              WITH ORDINALITY AS x(org_id, e164, bsuid, ord)
-    ), hits AS (
-      SELECT x.ord, c.id FROM input x JOIN contacts c ON c.org_id = x.org_id AND c.e164 = x.e164
+    ), current_hits AS (
+      SELECT x.ord, c.id, false AS former FROM input x JOIN contacts c ON c.org_id = x.org_id AND c.e164 = x.e164
       UNION
-      SELECT x.ord, c.id FROM input x JOIN contacts c ON c.org_id = x.org_id AND c.bsuid = x.bsuid
+      SELECT x.ord, c.id, false FROM input x JOIN contacts c ON c.org_id = x.org_id AND c.bsuid = x.bsuid
+    ), hits AS (
+      SELECT * FROM current_hits
+      UNION ALL
+      -- Only when no contact holds the identity now: a late or redelivered message from a number or
+      -- BSUID the customer left behind belongs to the contact that had it.
+      (SELECT DISTINCT ON (x.ord) x.ord, i.contact_id, true FROM input x
+       JOIN contact_identities i ON i.org_id = x.org_id AND ((i.kind = 'e164' AND i.value = x.e164) OR (i.kind = 'bsuid' AND i.value = x.bsuid))
+       WHERE NOT EXISTS (SELECT 1 FROM current_hits h WHERE h.ord = x.ord)
+       ORDER BY x.ord, i.replaced_at DESC)
     ), locked AS (
       SELECT c.id, c.client_id, c.e164, c.bsuid, c.blocked_at IS NOT NULL AS blocked, c.created_at FROM contacts c
       WHERE c.id IN (SELECT id FROM hits)
       ORDER BY c.id
       FOR KEY SHARE
     )
-    SELECT h.ord, l.id, l.client_id, l.e164, l.bsuid, l.blocked FROM hits h JOIN locked l ON l.id = h.id
+    SELECT h.ord, l.id, l.client_id, l.e164, l.bsuid, l.blocked, h.former FROM hits h JOIN locked l ON l.id = h.id
     ORDER BY h.ord, l.created_at, l.id`.execute(tx);
   return result.rows;
 }

@@ -51,7 +51,8 @@ function changeReason(input: UpsertContactInput, contact: IdentifiedContact): 'u
  */
 async function settleFound(tx: Tx, input: UpsertContactInput, index: number, found: IdentifiedContact[], merges: ContactMerge[]): Promise<UpsertedContact> {
   const [survivor, absorbed] = found as [IdentifiedContact, IdentifiedContact | undefined];
-  const complete = !absorbed && (input.e164 ?? survivor.e164) === survivor.e164 && (input.bsuid ?? survivor.bsuid) === survivor.bsuid;
+  // Found through its history (the customer changed number or BSUID since): it keeps its identities.
+  const complete = survivor.former || (!absorbed && (input.e164 ?? survivor.e164) === survivor.e164 && (input.bsuid ?? survivor.bsuid) === survivor.bsuid);
   if (complete) {
     return { id: survivor.id, clientId: survivor.client_id, orgId: input.orgId, e164: survivor.e164, bsuid: survivor.bsuid, created: false, blocked: survivor.blocked };
   }

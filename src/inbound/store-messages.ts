@@ -18,6 +18,7 @@ import type { ParsedInboundMessage } from '../providers/types.js';
 import { waIdToE164 } from '../shared/phone.js';
 import { deadLetter, type IngestContext, routeOrDeadLetter } from './ingest-context.js';
 import { inboundMessageKey, insertInboundMessagesWithEvents } from './inbound-messages.repository.js';
+import { applyIdentityChanges } from './identity-changes.js';
 
 /** A routed message with its customer's E.164 number (null for a customer known only by a BSUID). */
 interface RoutedMessage {
@@ -75,14 +76,17 @@ export async function storeInboundMessages(tx: Tx, entries: Array<{ ctx: IngestC
   })));
 
   const reopen = new Map<string, { orgId: string; id: string }>();
-  for (const { ctx, item, number, thread, key } of rows) {
+  const systemMessages: Parameters<typeof applyIdentityChanges>[1] = [];
+  for (const { ctx, item, number, thread, contact, key } of rows) {
     if (!inserted.delete(key)) {
       ctx.summary.duplicateMessages++;
       continue;
     }
+    if (item.type === 'system') systemMessages.push({ item, orgId: number.org_id, correlationId: ctx.correlationId, contact });
     ctx.summary.messagesStored++;
     ctx.summary.messageTypes[item.type] = (ctx.summary.messageTypes[item.type] ?? 0) + 1;
     if (thread.status === 'closed') reopen.set(thread.id, { orgId: number.org_id, id: thread.id });
   }
   await reopenThreads(tx, [...reopen.values()]);
+  await applyIdentityChanges(tx, systemMessages);
 }

@@ -174,6 +174,56 @@ describe('POST /webhooks/whatsapp from customers with a business-scoped user ID'
   });
 });
 
+/** A `system` message (no contacts[]) from a sender, reporting a changed number or BSUID. */
+function systemWebhook(number: TestNumber, sender: Sender, system: Record<string, unknown>, wamid: string, timestamp: number): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: number.wabaId, changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp',
+      metadata: { display_phone_number: number.displayPhoneNumber, phone_number_id: number.phoneNumberId },
+      messages: [{
+        ...(sender.waId ? { from: sender.waId } : {}), ...(sender.bsuid ? { from_user_id: sender.bsuid } : {}),
+        id: wamid, timestamp: String(timestamp), type: 'system', system,
+      }],
+    } }] }],
+  });
+}
+
+describe('system messages that change a customer\'s identity', () => {
+  const bed = useAppBed(8);
+
+  it('user_changed_user_id moves the contact to its new BSUID, keeps the old one in its history, and later messages find it by the new one', async () => {
+    const { orgId, number } = await newNumber(bed.t);
+    const [oldBsuid, newBsuidValue] = [newBsuid(), newBsuid()];
+    await postWebhook(bed.app, bsuidWebhook(number, { bsuid: oldBsuid, username: 'sheena' }, `wamid.1-${oldBsuid}`, T0));
+    const body = systemWebhook(number, { bsuid: oldBsuid }, { type: 'user_changed_user_id', body: 'User changed', user_id: newBsuidValue }, `wamid.2-${oldBsuid}`, T0 + 1);
+    expect((await postWebhook(bed.app, body)).statusCode).toBe(200);
+    expect((await postWebhook(bed.app, body)).statusCode).toBe(200);
+    await postWebhook(bed.app, bsuidWebhook(number, { bsuid: newBsuidValue }, `wamid.3-${oldBsuid}`, T0 + 2));
+    expect(await contactsOf(bed.t, orgId)).toEqual([expect.objectContaining({ bsuid: newBsuidValue, username: 'sheena' })]);
+    expect(await countRows(bed.t.db, 'threads', orgId)).toBe(1);
+    expect(await countRows(bed.t.db, 'messages', orgId)).toBe(3);
+    const history = await bed.t.db.selectFrom('contact_identities').select(['kind', 'value', 'reason']).where('org_id', '=', orgId).execute();
+    expect(history).toEqual([{ kind: 'bsuid', value: oldBsuid, reason: 'user_changed_user_id' }]);
+    const events = await bed.t.db.selectFrom('outbox_events').select('payload').where('org_id', '=', orgId).where('event_type', '=', 'contact.identity_changed').execute();
+    expect(events).toEqual([{ payload: expect.objectContaining({ reason: 'user_changed_user_id', bsuid: newBsuidValue, previous_bsuid: oldBsuid }) }]);
+  });
+
+  it('user_changed_number gives the contact its new number, merging the contact that already had it', async () => {
+    const { orgId, number } = await newNumber(bed.t);
+    const [oldWaId, newWaIdValue] = [newWaId(), newWaId()];
+    await postWebhook(bed.app, bsuidWebhook(number, { waId: oldWaId }, `wamid.1-${oldWaId}`, T0));
+    await postWebhook(bed.app, bsuidWebhook(number, { waId: newWaIdValue }, `wamid.2-${oldWaId}`, T0 + 1));
+    const body = systemWebhook(number, { waId: oldWaId }, { type: 'user_changed_number', body: 'User changed number', wa_id: newWaIdValue }, `wamid.3-${oldWaId}`, T0 + 2);
+    expect((await postWebhook(bed.app, body)).statusCode).toBe(200);
+    expect(await contactsOf(bed.t, orgId)).toEqual([expect.objectContaining({ e164: `+${newWaIdValue}` })]);
+    expect(await countRows(bed.t.db, 'threads', orgId)).toBe(1);
+    expect(await countRows(bed.t.db, 'messages', orgId)).toBe(3);
+    const history = await bed.t.db.selectFrom('contact_identities').select(['kind', 'value', 'reason']).where('org_id', '=', orgId).orderBy('reason').execute();
+    expect(history).toEqual([{ kind: 'e164', value: `+${newWaIdValue}`, reason: 'merged' }, { kind: 'e164', value: `+${oldWaId}`, reason: 'user_changed_number' }]);
+  });
+});
+
 describe('POST /v1/messages and OTP to a customer known only by a BSUID', () => {
   const bed = useAppBed(8);
 

@@ -36,6 +36,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       CONSTRAINT contact_identities_pkey PRIMARY KEY (org_id, contact_id, kind, value),
       CONSTRAINT contact_identities_contact_fkey FOREIGN KEY (org_id, contact_id) REFERENCES contacts (org_id, id) ON DELETE CASCADE
     );
+    -- A late message from an identity a contact left behind still finds that contact.
+    CREATE INDEX contact_identities_value_idx ON contact_identities (org_id, kind, value);
   `.execute(db);
 }
 
