@@ -114,6 +114,9 @@ export const clientExportSchema = z.object({
   client: clientRow,
   preferences: preferencesRow.nullable(),
   contacts: z.array(contactRow),
+  contact_identities: z.array(z.object({
+    contact_id: z.uuid(), kind: z.enum(['e164', 'bsuid']), value: z.string(), reason: z.string(), replaced_at: instant,
+  })).describe('numbers and business-scoped user IDs the contacts used before'),
   otp_challenges: z.array(otpChallengeRow).describe('without code hashes'),
   threads: z.array(threadRow),
   messages: z.array(messageRow),

@@ -39,6 +39,7 @@ export async function exportClient(db: Db, orgId: string, clientId: string) {
       client,
       preferences: (await repo.findClientPreferences(tx, orgId, clientId)) ?? null,
       contacts,
+      contact_identities: await repo.listContactIdentities(tx, orgId, contactIds),
       otp_challenges: await repo.listOtpChallenges(tx, orgId, contactIds),
       threads,
       messages: messages.map(({ request_hash: _hash, ...message }) => message),

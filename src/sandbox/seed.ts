@@ -47,10 +47,10 @@ export interface DemoCustomer {
 
 /** Demo customers who write first on a fresh sandbox, so the inbox has conversations to show (one known only by username). */
 export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
+  { user_id: 'BR.1502576394655843', username: 'ana.costa', profile_name: 'Ana Costa', text: 'Oi! Do you have the blue one in size M?' },
   { from: '14155550123', profile_name: 'Maya Chen', text: 'Hi! Is my order #1042 on its way?' },
   { from: '447700900123', profile_name: 'Oliver Smith', text: 'Hello, can I change my delivery address?' },
   { from: '4915112345678', profile_name: 'Lena Vogel', text: 'Do you ship to Germany?' },
-  { user_id: 'BR.1502576394655843', username: 'ana.costa', profile_name: 'Ana Costa', text: 'Oi! Do you have the blue one in size M?' },
 ];
 
 /** Returns the demo data, creating it when this database does not have it yet. */

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { type Message, type Operator, type OperatorSummary, type Page, get, post, query, type ThreadDetail } from '../api';
-import { clockTime, contactName, formatNumber, initials } from '../format';
+import { clockTime, contactName, customerHandle, formatNumber, initials } from '../format';
 import { useCoalesced, useHubEvents } from '../live';
 import { navigate } from '../router';
 import { Composer } from './Composer';
@@ -120,7 +120,7 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
         <span className="avatar" aria-hidden="true">{initials(name)}</span>
         <div className="conv-title">
           <h1>{name}</h1>
-          <p className="muted">{thread.e164} · to {formatNumber(thread.display_phone_number)}</p>
+          <p className="muted">{customerHandle(thread)} · to {formatNumber(thread.display_phone_number)}</p>
         </div>
         <ThreadActions thread={thread} operator={operator} operators={operators} onChanged={(detail) => { if (detail) setThread(detail); else void loadThread(); }} />
       </header>
