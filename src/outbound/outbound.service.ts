@@ -67,6 +67,9 @@ async function resolveThreadId(tx: Tx, principal: Principal, body: SendMessageBo
   if (!number) throw new AppError('not_found', `phone number ${body.from_phone_number_id} not found`);
   // A BSUID addresses a customer known only by one (a username, no number); Twilio cannot reach it (the dispatcher says so).
   if (isBsuid(body.to)) {
+    if (number.provider === 'twilio') {
+      throw new AppError('invalid_phone_number', 'Twilio numbers address WhatsApp customers by phone number only; send to this customer from a Meta number');
+    }
     const { thread } = await openConversation(tx, events, { orgId: principal.orgId, phoneNumberRef: number.id, customer: { bsuid: body.to } });
     return thread.id;
   }

@@ -12,6 +12,7 @@ import type { TestDatabase } from '../helpers/db.js';
 import {
   countRows, createTestNumber, createTestOperator, createTestOrg, uniqueDigits, type TestNumber,
 } from '../helpers/factories.js';
+import { createTwilioNumber } from '../helpers/twilio.js';
 import { insertOutboundMessage, messageStatus, postWebhook } from './helpers.js';
 
 /** T0 of the shared fixtures: 2026-01-01T12:00:00Z, unix seconds. */
@@ -240,6 +241,19 @@ describe('POST /v1/messages and OTP to a customer known only by a BSUID', () => 
     const thread = await bed.t.db.selectFrom('threads').select('id').where('org_id', '=', orgId).executeTakeFirstOrThrow();
     expect(response.json()).toMatchObject({ status: 'queued', thread_id: thread.id });
     expect(await countRows(bed.t.db, 'contacts', orgId)).toBe(1);
+  });
+
+  it('refuses a BSUID as to on a Twilio number with 422 invalid_phone_number, saying Twilio needs a phone number', async () => {
+    const { orgId } = await createTestOrg(bed.t.db);
+    const { apiKey } = await createTestOperator(bed.t.db, orgId, 'admin');
+    const twilio = await createTwilioNumber(bed.t.db, orgId);
+    const response = await bed.app.inject({
+      method: 'POST', url: '/v1/messages', headers: bearer(apiKey),
+      payload: { from_phone_number_id: twilio.phoneNumberId, to: newBsuid(), type: 'text', text: { body: 'x' } },
+    });
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ error: { code: 'invalid_phone_number', message: expect.stringMatching(/Twilio/) } });
+    expect(await countRows(bed.t.db, 'contacts', orgId)).toBe(0);
   });
 
   it('refuses a to that is neither an E.164 number nor a BSUID with 422 invalid_phone_number', async () => {
