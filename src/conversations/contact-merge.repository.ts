@@ -60,13 +60,13 @@ async function mergeThreads(tx: Tx, orgId: string, survivorId: string, absorbedI
  * Merges the absorbed contact into the survivor: threads (mergeThreads), OTP challenges, the
  * customer's state (verification, terms, block, registration, names: the survivor's where it has
  * one, else the absorbed contact's), the absorbed contact's identities into the survivor's history,
- * its client's attributes into the survivor's client (the survivor's win), then deletes the
- * absorbed contact and, when no other contact uses it, its client. The survivor keeps its own
+ * its client's attributes and custom preferences into the survivor's client (the survivor's win),
+ * then deletes the absorbed contact and, when no other contact uses it, its client. The survivor keeps its own
  * identities: the caller sets the absorbed ones afterwards (setContactIdentity).
  */
 export async function mergeContactRows(tx: Tx, orgId: string, survivorId: string, absorbedId: string): Promise<MergeOutcome> {
   const threads = await mergeThreads(tx, orgId, survivorId, absorbedId);
-  const result = await sql<{ client_id: string; shared: boolean }>`
+  const result = await sql<{ client_id: string; survivor_client_id: string; shared: boolean }>`
     WITH absorbed AS (
       SELECT * FROM contacts WHERE org_id = ${orgId}::uuid AND id = ${absorbedId}::uuid
     ), otp AS (
@@ -101,14 +101,20 @@ export async function mergeContactRows(tx: Tx, orgId: string, survivorId: string
       FROM survivor s, absorbed a, clients ac
       WHERE sc.org_id = ${orgId}::uuid AND sc.id = s.client_id AND ac.org_id = ${orgId}::uuid AND ac.id = a.client_id AND ac.id <> sc.id
     )
-    SELECT a.client_id,
+    SELECT a.client_id, s.client_id AS survivor_client_id,
            EXISTS (SELECT 1 FROM contacts o WHERE o.org_id = a.org_id AND o.client_id = a.client_id AND o.id <> a.id) AS shared
-    FROM absorbed a`.execute(tx);
+    FROM absorbed a, survivor s`.execute(tx);
   await sql`DELETE FROM contacts WHERE org_id = ${orgId}::uuid AND id = ${absorbedId}::uuid`.execute(tx);
   const absorbedClient = result.rows[0];
   let deletedClientId: string | null = null;
-  if (absorbedClient && !absorbedClient.shared) {
-    // Its preferences cascade; the survivor's client keeps its own.
+  if (absorbedClient && !absorbedClient.shared && absorbedClient.client_id !== absorbedClient.survivor_client_id) {
+    // The survivor's client keeps its own preferences and gains the absorbed client's custom keys it
+    // lacks; the absorbed client's preferences then cascade with it.
+    await sql`
+      UPDATE client_preferences sp SET custom = ap.custom || sp.custom, updated_at = now()
+      FROM client_preferences ap
+      WHERE sp.org_id = ${orgId}::uuid AND sp.client_id = ${absorbedClient.survivor_client_id}::uuid
+        AND ap.org_id = ${orgId}::uuid AND ap.client_id = ${absorbedClient.client_id}::uuid`.execute(tx);
     await sql`DELETE FROM clients WHERE org_id = ${orgId}::uuid AND id = ${absorbedClient.client_id}::uuid`.execute(tx);
     deletedClientId = absorbedClient.client_id;
   }

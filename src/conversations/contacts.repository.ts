@@ -85,7 +85,7 @@ const LAST_ACTIVE_AT = sql`CASE WHEN c.last_active_at IS NULL
  * or more behind), `FOR KEY SHARE` otherwise (an erasure or a merge then waits for the
  * transaction; neither mode blocks other transactions' foreign-key checks). Changed contacts are
  * updated in a second statement.
- * @returns the contact of each input that has one, by input index; the others are for resolveContactIdentities
+ * @returns the contact of each input that has one, by input index; the others are resolved under identity locks (resolve-contacts.ts)
  */
 export async function lockKnownContacts(tx: Tx, inputs: UpsertContactInput[]): Promise<Map<number, UpsertedContact>> {
   const a = inputArrays(inputs);

@@ -13,7 +13,7 @@
  * locks and created or linked with `ON CONFLICT`, threads with `ON CONFLICT (org_id,
  * phone_number_ref, contact_id)`; contacts are always taken before threads. 50 concurrent first
  * contacts make one contact, one client and one thread (test/conversations/threads.test.ts,
- * test/inbound/races.test.ts, test/inbound/bsuid-races.test.ts).
+ * test/inbound/races.test.ts, test/inbound/bsuid.test.ts).
  */
 import type { Tx } from '../db/database.js';
 import { type EventContext, recordEvent } from '../events/event-writer.js';

@@ -132,6 +132,8 @@ describe('POST /webhooks/whatsapp from customers with a business-scoped user ID'
     const before = await contactsOf(bed.t, orgId);
     expect(before).toHaveLength(2);
     await bed.t.db.updateTable('contacts').set({ verified_at: new Date(T0 * 1000) }).where('org_id', '=', orgId).where('bsuid', '=', bsuid).execute();
+    const absorbedClient = before.find((c) => c.bsuid === bsuid)!.client_id;
+    await bed.t.db.updateTable('client_preferences').set({ custom: JSON.stringify({ note: 'prefers mornings' }) }).where('client_id', '=', absorbedClient).execute();
     const deadlocksBefore = await deadlockCount(bed.t.db);
 
     const others = Array.from({ length: 20 }, (_, i) =>
@@ -147,6 +149,8 @@ describe('POST /webhooks/whatsapp from customers with a business-scoped user ID'
     const survivor = await bed.t.db.selectFrom('contacts').select('verified_at').where('id', '=', after[0]!.id).executeTakeFirstOrThrow();
     expect(survivor.verified_at).not.toBeNull();
     expect(await countRows(bed.t.db, 'clients', orgId)).toBe(1);
+    const preferences = await bed.t.db.selectFrom('client_preferences').select(['client_id', 'custom']).where('org_id', '=', orgId).execute();
+    expect(preferences).toEqual([{ client_id: after[0]!.client_id, custom: { note: 'prefers mornings' } }]);
     expect(await countRows(bed.t.db, 'threads', orgId)).toBe(1);
     expect(await countRows(bed.t.db, 'messages', orgId)).toBe(27);
     const merged = await bed.t.db.selectFrom('outbox_events').select('payload').where('org_id', '=', orgId).where('event_type', '=', 'contact.merged').execute();

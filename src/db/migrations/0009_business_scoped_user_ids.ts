@@ -23,7 +23,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     -- One contact per number and one per BSUID in an organization.
     CREATE UNIQUE INDEX contacts_org_id_e164_key ON contacts (org_id, e164) WHERE e164 IS NOT NULL;
     CREATE UNIQUE INDEX contacts_org_id_bsuid_key ON contacts (org_id, bsuid) WHERE bsuid IS NOT NULL;
-    CREATE INDEX contacts_org_id_username_idx ON contacts (org_id, lower(username)) WHERE username IS NOT NULL;
 
     CREATE TABLE contact_identities (
       org_id uuid NOT NULL,
@@ -47,7 +46,6 @@ export async function down(db: Kysely<any>): Promise<void> {
     -- Lossy by nature: customers known only by a BSUID cannot exist before this migration.
     DELETE FROM threads t USING contacts c WHERE c.org_id = t.org_id AND c.id = t.contact_id AND c.e164 IS NULL;
     DELETE FROM contacts WHERE e164 IS NULL;
-    DROP INDEX IF EXISTS contacts_org_id_username_idx;
     DROP INDEX IF EXISTS contacts_org_id_bsuid_key;
     DROP INDEX IF EXISTS contacts_org_id_e164_key;
     ALTER TABLE contacts
