@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from './db/database.js';
 import { inboundRoutes } from './inbound/inbound.routes.js';
@@ -39,6 +39,7 @@ import { registerWebUi } from './http/web-ui.js';
 import { useSchemasForDocsOnly } from './http/openapi.js';
 import { registerOpenApiDocs } from './http/openapi-docs.js';
 import { rejectUnstorableInput } from './http/validation.js';
+import { WahubLogController } from './http/request-logging.js';
 import { createRateLimitHook, DEFAULT_RATE_LIMIT_PER_MINUTE, LOGIN_RATE_LIMIT_PER_MINUTE, type RateLimitOptions } from './http/rate-limit.js';
 
 export interface AppOptions {
@@ -93,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
-    logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
+    logController: new WahubLogController(),
     bodyLimit: 1024 * 1024,
     // Errors of the router itself (bad percent-encoding, over-long path ids) keep wahub's error shape.
     frameworkErrors: (error, _request, reply) => {
@@ -161,7 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
 /** The probes and metrics alone (worker-only processes): `/healthz`, `/readyz`, `/metrics`, `/metrics-json`. */
 export async function buildOpsApp(options: { db: Db; logger: Logger; loops: LoopProbe[]; isShuttingDown: () => boolean }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ requestIdLogLabel: 'correlation_id' }) });
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new WahubLogController() });
   registerErrorHandler(app);
   useSchemasForDocsOnly(app);
   await app.register(opsRoutes, options);

@@ -4,6 +4,7 @@
  * migrated to the latest schema, and the secrets in force.
  */
 import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { type Config, loadConfig } from './config/config.js';
 import { createDb, type Db } from './db/database.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   /** Log to stderr (CLI commands: stdout carries their one JSON object). */
   logToStderr?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Run embedded PostgreSQL in its own process group (the hub, which stops it after draining). */
+  detachEmbeddedPostgres?: boolean;
 }
 
 /** Tokens, secrets and OTPs never reach the logs (SPEC §2.4). */
@@ -45,9 +48,19 @@ const REDACT_PATHS = [
   '*.appSecret',
 ];
 
-export function createLogger(level: Config['logLevel'], toStderr = false): Logger {
+/**
+ * The process logger: JSON lines (one object per line, for log shippers), or, when `pretty`,
+ * human-readable lines (pino-pretty, in-process and synchronous so the last line before an exit is
+ * never lost).
+ * @param pretty default: whether the destination is a terminal (a TTY)
+ */
+export function createLogger(level: Config['logLevel'], toStderr = false, pretty?: boolean): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'wahub' } };
-  return toStderr ? pino(options, pino.destination(2)) : pino(options);
+  const fd = toStderr ? 2 : 1;
+  if (pretty ?? (toStderr ? process.stderr : process.stdout).isTTY) {
+    return pino(options, pinoPretty({ destination: fd, sync: true, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss.l' }));
+  }
+  return pino(options, pino.destination({ dest: fd, sync: true }));
 }
 
 /** @throws ConfigError (every configuration problem at once), database start or migration errors */
@@ -57,7 +70,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   let stopEmbedded: () => Promise<void> = async () => undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    const embedded = await startEmbeddedPostgres(config.dataDir, (line) => logger.trace({ postgres: line }));
+    const embedded = await startEmbeddedPostgres(config.dataDir, (line) => logger.trace({ postgres: line }), { detached: options.detachEmbeddedPostgres });
     stopEmbedded = embedded.stop;
     databaseUrl = embedded.url;
     logger.debug({ started_here: embedded.startedHere }, 'embedded PostgreSQL ready');
@@ -69,7 +82,8 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
       if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
     }
     const secrets = await resolveSecrets(config);
-    if (secrets.generated) logger.warn({ file: secrets.file }, 'sandbox mode: generated an app secret and a token-encryption key');
+    // Expected on a fresh sandbox, nothing to act on: info, not a warning.
+    if (secrets.generated) logger.info({ file: secrets.file }, 'sandbox mode: generated an app secret and a token-encryption key');
     return {
       config, logger, db, databaseUrl, secrets,
       cipher: new TokenCipher(secrets.tokenKeys),

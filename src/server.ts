@@ -11,6 +11,7 @@ import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
+import { loadConfig } from './config/config.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
@@ -37,13 +38,25 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-async function freePort(host: string): Promise<number> {
+interface PortReservation {
+  port: number;
+  release(): Promise<void>;
+}
+
+/**
+ * Binds `host:port` (0 = any free port) before anything else starts, so a port in use fails the
+ * start before migrations, the dispatcher or the simulator run; released just before the HTTP
+ * server listens on it.
+ * @throws the listen error (EADDRINUSE, EACCES), with `address` and `port`
+ */
+async function reservePort(host: string, port: number): Promise<PortReservation> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen({ port, host, exclusive: true }, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+      const bound = typeof address === 'object' && address ? address.port : port;
+      resolve({ port: bound, release: () => new Promise((done) => server.close(() => done())) });
     });
   });
 }
@@ -143,12 +156,21 @@ function localUrl(host: string, port: number): string {
  *   maintenance jobs; `all` both
  */
 export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env): Promise<Hub> {
-  const runtime = await openRuntime({ env });
+  const serveHttp = role !== 'worker';
+  // The port is bound first: a hub already on it fails this start before anything runs. It also
+  // fixes a PORT=0 port up front, since the simulator must know the webhook URL before listening.
+  const { host, port: configuredPort } = loadConfig(env);
+  const reservation = serveHttp ? await reservePort(host, configuredPort) : undefined;
+  let runtime: Runtime;
+  try {
+    runtime = await openRuntime({ env, detachEmbeddedPostgres: true });
+  } catch (error) {
+    await reservation?.release();
+    throw error;
+  }
   const { config, logger, db, cipher, secrets } = runtime;
   const sandbox = config.mode === 'sandbox';
-  const serveHttp = role !== 'worker';
-  // The simulator must know the webhook URL before the server listens, so a random port is picked up front.
-  const port = serveHttp && sandbox && config.port === 0 ? await freePort(config.host) : config.port;
+  const port = reservation?.port ?? config.port;
   let url = serveHttp ? localUrl(config.host, port) : undefined;
   let simulator: Simulator | undefined;
   let app: FastifyInstance | undefined;
@@ -164,6 +186,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
   const close = async () => {
     // Readiness answers 503 first, so a load balancer stops sending before the server drains.
     shuttingDown = true;
+    await reservation?.release();
     if (config.shutdownGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs));
     await dispatcher?.stop();
     await eventWorkers?.stop();
@@ -241,6 +264,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         rateLimit: { perMinute: config.rateLimitPerMinute },
         inboundBatch: config.inboundBatch,
       });
+      await reservation?.release();
       await app.listen({ port, host: config.host });
       // PORT=0 picks a free port: report the one the server really got.
       const address = app.server.address();

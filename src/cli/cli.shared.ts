@@ -1,10 +1,9 @@
 /**
  * What every CLI command shares: one-JSON-object output with --json, a runtime that is always
- * closed, and failures as a one-line reason with exit code 1.
+ * closed, and failures as a one-line root cause (with a hint where one helps) and exit code 1.
  */
-import { ConfigError } from '../config/config.js';
 import { openRuntime, type Runtime } from '../runtime.js';
-import { AppError } from '../shared/errors.js';
+import { describeFailure } from './cli.errors.js';
 
 export interface JsonFlag {
   json?: boolean;
@@ -24,11 +23,14 @@ export async function withRuntime<T>(work: (runtime: Runtime) => Promise<T>, mig
   }
 }
 
-export function fail(error: unknown, json: boolean): never {
-  const code = error instanceof AppError ? error.code : error instanceof ConfigError ? 'invalid_configuration' : 'error';
-  const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
-  else process.stderr.write(`wahub: ${message}\n`);
+/**
+ * Prints the failure and exits 1: `wahub: <root cause>` and `hint: …` on stderr, or with --json
+ * `{"error":{"code","message","hint"?}}` on stdout.
+ * @param options.listening the command binds a port (`serve`)
+ */
+export function fail(error: unknown, json: boolean, options: { listening?: boolean } = {}): never {
+  const { code, message, hint } = describeFailure(error, options);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`);
+  else process.stderr.write(`wahub: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
   process.exit(1);
 }
-

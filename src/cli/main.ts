@@ -7,37 +7,14 @@ import { Command, Option } from 'commander';
 import { migrateDown, migrateUp, migrationStatus } from '../db/migrate.js';
 import { connectPhoneNumber, connectTwilioNumber } from '../numbers/numbers.service.js';
 import { setPhoneNumberToken } from '../outbound/number-queue.service.js';
-import { type Role, startHub } from '../server.js';
 import { AppError } from '../shared/errors.js';
 import { assertPasswordAcceptable, setOperatorPassword } from '../sessions/sessions.service.js';
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
 import { registerAdminCommands } from './admin.commands.js';
 import { registerEndUserCommands } from './endusers.commands.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
+import { registerServeCommand } from './serve.command.js';
 import { simulatorCommand } from './simulator.command.js';
-
-function printBanner(hub: Awaited<ReturnType<typeof startHub>>, role: Role): void {
-  const { config } = hub.runtime;
-  const lines = [`wahub ${config.mode} mode, role ${role}${hub.url ? `, listening on ${hub.url}` : ''}`];
-  if (hub.demo && hub.url) {
-    lines.push(
-      '',
-      `Web inbox: ${hub.url}/  (log in as ${hub.demo.operator_email}, password ${hub.demo.operator_password})`,
-      `Demo organization ${hub.demo.org_id}; operator ${hub.demo.operator_email}`,
-      `Demo API key: ${hub.demo.api_key}`,
-      '',
-      'Send a first message (the simulator plays the customer and reports sent → delivered → read):',
-      `  curl -s -X POST ${hub.url}/v1/messages -H 'Authorization: Bearer ${hub.demo.api_key}' -H 'Content-Type: application/json' \\`,
-      `    -d '{"from_phone_number_id":"${hub.demo.phone_number_id}","to":"+14155550123","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}'`,
-      'Let the customer write first (opens the 24-hour window for free-form text):',
-      `  curl -s -X POST ${hub.url}/simulator/_simulator/inbound -H 'Content-Type: application/json' \\`,
-      `    -d '{"phone_number_id":"${hub.demo.phone_number_id}","from":"14155550123","profile_name":"Maya","text":"Hi!"}'`,
-      `List threads:  curl -s ${hub.url}/v1/threads -H 'Authorization: Bearer ${hub.demo.api_key}'`,
-      `Twilio numbers (number add --provider twilio) run against the Twilio simulator at ${hub.url}/simulator/twilio.`,
-    );
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
 
 /** The first line of a stream (`--password-stdin`), without its line break. */
 async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
@@ -64,36 +41,7 @@ interface NumberAddOptions {
 
 const program = new Command('wahub').description('WhatsApp Business messaging hub').showHelpAfterError();
 
-program
-  .command('serve')
-  .description('run the hub (HTTP API and/or the worker: outbox dispatcher, event relay, scheduled jobs)')
-  .addOption(new Option('--role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
-  .option('--json', 'print the startup summary as JSON')
-  .action(async (options: JsonFlag & { role: Role }) => {
-    const startedAt = Date.now();
-    const hub = await startHub(options.role).catch((error) => fail(error, Boolean(options.json)));
-    const readyMs = Date.now() - startedAt;
-    if (options.json) print(options, { url: hub.url ?? null, mode: hub.runtime.config.mode, role: options.role, ready_ms: readyMs, demo: hub.demo ?? null }, '');
-    else printBanner(hub, options.role);
-    hub.runtime.logger.info({ ready_ms: readyMs }, 'ready');
-    let closing = false;
-    const shutdown = (signal: string) => {
-      if (closing) process.exit(1); // a second signal forces exit
-      closing = true;
-      hub.runtime.logger.info({ signal }, 'shutting down');
-      // Leases (60 s) would hand unfinished rows to other workers anyway; do not hang past 30 s.
-      setTimeout(() => {
-        hub.runtime.logger.error('shutdown took longer than 30 s; exiting');
-        process.exit(1);
-      }, 30_000).unref();
-      hub.close().then(() => process.exit(0), (error: unknown) => {
-        hub.runtime.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      });
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
-  });
+registerServeCommand(program);
 
 program
   .command('migrate')

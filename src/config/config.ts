@@ -114,8 +114,8 @@ const envSchema = z.object({
   OTP_TEMPLATE_LANGUAGE: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must look like en_US').default('en_US'),
   /** Outbox lease time-to-live, ms. Default 60000. */
   OUTBOX_LEASE_TTL_MS: positiveInt(60_000),
-  /** Lease refresh period for rows in flight, ms. Default 30000. */
-  OUTBOX_LEASE_REFRESH_MS: positiveInt(30_000),
+  /** Lease refresh period for rows in flight, ms; below half the TTL. Default a third of OUTBOX_LEASE_TTL_MS. */
+  OUTBOX_LEASE_REFRESH_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional()),
   /** Rows claimed per dispatcher round. Default 100. */
   OUTBOX_BATCH_SIZE: positiveInt(100),
   /** Rows one worker holds at once (waiting for a send slot or in flight). Default 2000. */
@@ -126,6 +126,8 @@ const envSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: positiveInt(8),
   /** First retry delay, ms (doubles each attempt, with jitter). Default 1000. */
   OUTBOX_RETRY_BASE_MS: positiveInt(1_000),
+  /** A recipient still pair-rate-limited (Meta 131056) this long after the message was queued fails it, ms. Default 86400000 (24 h). */
+  OUTBOX_PAIR_RATE_LIMIT_MAX_MS: positiveInt(86_400_000),
   /** `/v1` requests per minute per API key (per client IP without a valid key), per process; 0 disables. Default 6000. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
   /** Most webhooks committed together in one inbound transaction (group commit). Default 100; 1 = one transaction per webhook. */
@@ -200,6 +202,7 @@ export interface Config {
     pollIntervalMs: number;
     maxAttempts: number;
     retryBaseMs: number;
+    pairRateLimitMaxMs: number;
   };
   sandbox: { statusDelaysMs: { sentMs: number; deliveredMs: number; readMs: number } };
 }
@@ -226,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (values?.META_APP_SECRET !== undefined) {
     if (!values.META_VERIFY_TOKEN) problems.push('META_VERIFY_TOKEN: required when META_APP_SECRET is set');
     if (!values.TOKEN_ENCRYPTION_KEYS) problems.push('TOKEN_ENCRYPTION_KEYS: required when META_APP_SECRET is set');
+  }
+  // A refresh must land well before expiry: at half the TTL one slow refresh already loses the lease.
+  if (values?.OUTBOX_LEASE_REFRESH_MS !== undefined && values.OUTBOX_LEASE_REFRESH_MS >= values.OUTBOX_LEASE_TTL_MS / 2) {
+    problems.push(`OUTBOX_LEASE_REFRESH_MS: must be below half of OUTBOX_LEASE_TTL_MS (${values.OUTBOX_LEASE_TTL_MS} ms)`);
   }
   if (!values || problems.length > 0) throw new ConfigError(problems);
   const mode = values.META_APP_SECRET === undefined ? 'sandbox' : 'production';
@@ -277,12 +284,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inboundBatch: { maxBatchSize: values.INBOUND_BATCH_MAX_WEBHOOKS, maxConcurrentBatches: values.INBOUND_BATCH_CONCURRENCY },
     outbox: {
       leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
-      leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS,
+      leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS ?? Math.floor(values.OUTBOX_LEASE_TTL_MS / 3),
       batchSize: values.OUTBOX_BATCH_SIZE,
       maxInFlight: values.OUTBOX_MAX_IN_FLIGHT,
       pollIntervalMs: values.OUTBOX_POLL_INTERVAL_MS,
       maxAttempts: values.OUTBOX_MAX_ATTEMPTS,
       retryBaseMs: values.OUTBOX_RETRY_BASE_MS,
+      pairRateLimitMaxMs: values.OUTBOX_PAIR_RATE_LIMIT_MAX_MS,
     },
     sandbox: { statusDelaysMs: { sentMs, deliveredMs, readMs } },
   };

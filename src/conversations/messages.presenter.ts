@@ -13,12 +13,14 @@ export interface MessageJson {
   provider_message_id: string | null;
   content: Record<string, unknown>;
   error: { code: number | null; title: string | null } | null;
+  /** When the customer sent it, by the provider's clock (inbound; null for outbound). */
+  provider_timestamp: string | null;
   created_at: string;
 }
 
 type PresentableMessage = Pick<
   MessageRow,
-  'id' | 'thread_id' | 'direction' | 'type' | 'status' | 'provider_message_id' | 'content' | 'error_code' | 'error_title' | 'created_at'
+  'id' | 'thread_id' | 'direction' | 'type' | 'status' | 'provider_message_id' | 'content' | 'error_code' | 'error_title' | 'provider_timestamp' | 'created_at'
 >;
 
 export function presentMessage(row: PresentableMessage): MessageJson {
@@ -32,6 +34,7 @@ export function presentMessage(row: PresentableMessage): MessageJson {
     provider_message_id: row.provider_message_id,
     content: row.content,
     error: failed ? { code: row.error_code, title: row.error_title } : null,
+    provider_timestamp: row.direction === 'inbound' && row.provider_timestamp ? row.provider_timestamp.toISOString() : null,
     created_at: row.created_at.toISOString(),
   };
 }

@@ -9,8 +9,23 @@ import { toJsonb } from '../db/json.js';
 import type { MessageRow, MessageStatus } from '../db/schema.js';
 import type { KeysetPosition } from '../shared/keyset.js';
 
-
 export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'played' | 'failed';
+
+/** The columns of an outbound message as it is queued. */
+export interface OutboundMessageValues {
+  orgId: string;
+  threadId: string;
+  /** The thread's business number (`phone_numbers.id`). */
+  phoneNumberRef: string;
+  /** Message type (`text`, `template`, …) and its stored content (message-content.ts toStoredContent). */
+  type: string;
+  content: Record<string, unknown>;
+  sentByOperatorId: string;
+  /** `Idempotency-Key` of the request, unique per organization; null when the caller sent none. */
+  idempotencyKey: string | null;
+  /** SHA-256 (hex) of the request the key belongs to, compared when the key comes again; null without a key. */
+  requestHash: string | null;
+}
 
 /**
  * Inserts an outbound message in `queued`.
@@ -18,16 +33,7 @@ export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'played' | 'failed'
  */
 export async function insertOutboundMessage(
   tx: Tx,
-  values: {
-    orgId: string;
-    threadId: string;
-    phoneNumberRef: string;
-    type: string;
-    content: Record<string, unknown>;
-    sentByOperatorId: string;
-    idempotencyKey: string | null;
-    requestHash: string | null;
-  },
+  values: OutboundMessageValues,
 ): Promise<string | undefined> {
   const result = await sql<{ id: string }>`
     INSERT INTO messages (org_id, thread_id, phone_number_ref, direction, type, content, status, sent_by_operator_id, idempotency_key, request_hash)
@@ -136,7 +142,7 @@ export async function takePendingStatuses(tx: Tx, orgId: string, phoneNumberRef:
 }
 
 const messageColumns = [
-  'id', 'thread_id', 'direction', 'type', 'status', 'provider_message_id', 'content', 'error_code', 'error_title', 'created_at',
+  'id', 'thread_id', 'direction', 'type', 'status', 'provider_message_id', 'content', 'error_code', 'error_title', 'provider_timestamp', 'created_at',
 ] as const;
 
 /**

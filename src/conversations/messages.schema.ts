@@ -13,7 +13,8 @@ export const messageSchema = z.object({
   provider_message_id: z.string().nullable().describe('the wamid (Meta) or Message SID (Twilio), once known'),
   content: z.record(z.string(), z.unknown()).describe("the type's object, shaped as in Meta's API"),
   error: z.object({ code: z.number().int().nullable(), title: z.string().nullable() }).nullable().describe("the provider's error of a failed message"),
-  created_at: z.string().describe('ISO-8601 UTC'),
+  provider_timestamp: z.string().nullable().describe("inbound: when the customer sent it, by the provider's clock (ISO-8601 UTC; what the inbox shows); null for outbound"),
+  created_at: z.string().describe('ISO-8601 UTC: when the hub stored it (received, or queued)'),
 });
 
 export const messagePageSchema = pageSchema(messageSchema);

@@ -181,8 +181,10 @@ export interface LastMessagePreview {
 }
 
 /**
- * @param viewerId the operator reading the list: adds `unread_count` (their inbound messages
- *   newer than their read marker, capped at UNREAD_COUNT_CAP)
+ * @param viewerId the operator reading the list: adds `unread_count`, their unread inbound
+ *   messages (capped at UNREAD_COUNT_CAP). Unread means newer than both the viewer's read marker
+ *   and the thread's newest outbound message: a reply, from any operator, the inbox or the API,
+ *   answers every inbound message before it, so it marks them read for everyone.
  */
 function threadListQuery(db: Executor, orgId: string, viewerId?: string) {
   return db
@@ -207,8 +209,11 @@ function threadListQuery(db: Executor, orgId: string, viewerId?: string) {
       SELECT count(*)::int FROM (
         SELECT 1 FROM messages m
         WHERE m.org_id = threads.org_id AND m.thread_id = threads.id AND m.direction = 'inbound'
-          AND m.created_at > coalesce((SELECT r.last_read_at FROM thread_reads r
-                                       WHERE r.org_id = threads.org_id AND r.thread_id = threads.id AND r.operator_id = ${viewerId ?? null}::uuid), '-infinity')
+          AND m.created_at > greatest(
+            coalesce((SELECT r.last_read_at FROM thread_reads r
+                      WHERE r.org_id = threads.org_id AND r.thread_id = threads.id AND r.operator_id = ${viewerId ?? null}::uuid), '-infinity'),
+            coalesce((SELECT max(o.created_at) FROM messages o
+                      WHERE o.org_id = threads.org_id AND o.thread_id = threads.id AND o.direction = 'outbound'), '-infinity'))
         LIMIT ${UNREAD_COUNT_CAP}) unread)`.as('unread_count'))
     .where('threads.org_id', '=', orgId);
 }

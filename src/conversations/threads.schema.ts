@@ -49,7 +49,7 @@ export const threadSchema = z.object({
   owner: z.object({ id: z.uuid(), name: z.string().nullable(), email: z.string().nullable() }).nullable(),
   contact_blocked_at: instant.nullable(),
   last_message: lastMessagePreviewSchema.nullable(),
-  unread_count: z.number().int().describe("the caller's unread inbound messages, capped at 100"),
+  unread_count: z.number().int().describe("the caller's unread inbound messages, capped at 100: those after both the caller's read marker (POST /v1/threads/{id}/read) and the thread's newest outbound message (a reply, by anyone, answers what came before it)"),
 });
 
 /** `GET /v1/threads/{id}`: the thread, its co-writers, and whether the caller may send in it. */

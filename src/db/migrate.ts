@@ -41,10 +41,16 @@ export interface MigrationStatus {
   executedAt: Date | null;
 }
 
+/**
+ * The names a migration run applied or reverted.
+ * @throws Error "migration N failed" (the SQL error as `cause`) when a migration failed; the error
+ *   itself when none ran (the database could not be reached or locked), so its cause stays visible
+ */
 function unwrap(result: MigrationResultSet): string[] {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new Error(`migration ${failed ?? '(unknown)'} failed`, { cause: result.error });
+    if (failed === undefined) throw result.error instanceof Error ? result.error : new Error(String(result.error));
+    throw new Error(`migration ${failed} failed`, { cause: result.error });
   }
   return (result.results ?? []).map((r) => r.migrationName);
 }

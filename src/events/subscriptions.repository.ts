@@ -26,6 +26,35 @@ export async function listSubscriptions(db: Executor, orgId: string) {
   return db.selectFrom('event_subscriptions').select(subscriptionColumns).where('org_id', '=', orgId).orderBy('created_at').orderBy('id').execute();
 }
 
+/** Undelivered deliveries of one subscription: `waiting` (no attempt yet), `retrying` (failed, will retry), `dead`. */
+export interface DeliveryHealthRow {
+  subscription_id: string;
+  waiting: number;
+  retrying: number;
+  dead: number;
+  last_error: string | null;
+  oldest_pending_at: Date | null;
+}
+
+/**
+ * Per subscription of the organization, its undelivered deliveries by kind and the newest failure
+ * (index event_deliveries_subscription_idx; delivered rows are not read). Subscriptions with
+ * nothing undelivered have no row.
+ */
+export async function countUndeliveredBySubscription(db: Executor, orgId: string): Promise<DeliveryHealthRow[]> {
+  const result = await sql<DeliveryHealthRow>`
+    SELECT subscription_id,
+           count(*) FILTER (WHERE state = 'pending' AND attempts = 0)::int AS waiting,
+           count(*) FILTER (WHERE state = 'pending' AND attempts > 0)::int AS retrying,
+           count(*) FILTER (WHERE state = 'dead')::int AS dead,
+           (array_agg(last_error ORDER BY id DESC) FILTER (WHERE attempts > 0))[1] AS last_error,
+           min(created_at) FILTER (WHERE state = 'pending') AS oldest_pending_at
+    FROM event_deliveries
+    WHERE org_id = ${orgId} AND state IN ('pending', 'dead')
+    GROUP BY subscription_id`.execute(db);
+  return result.rows;
+}
+
 export async function findSubscription(db: Executor, orgId: string, id: string) {
   return db.selectFrom('event_subscriptions').select(subscriptionColumns).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
 }

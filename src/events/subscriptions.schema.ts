@@ -41,7 +41,16 @@ export const createdSubscriptionSchema = subscriptionSchema.extend({
   secret: z.string().describe('`whsec_…`: the HMAC-SHA256 key of `X-Wahub-Signature`; shown only now'),
 });
 
-export const subscriptionListSchema = z.object({ data: z.array(subscriptionSchema) });
+/** Delivery health of a subscription (the ops page): undelivered deliveries by kind and the newest failure. */
+export const deliveryHealthSchema = z.object({
+  waiting: z.number().int().describe('pending, not attempted yet'),
+  retrying: z.number().int().describe('pending after at least one failed attempt'),
+  dead: z.number().int().describe('dead-lettered (gave up), kept as long as their event'),
+  last_error: z.string().nullable().describe('the newest failed delivery\'s error'),
+  oldest_pending_at: instant.nullable().describe('creation of the oldest undelivered pending delivery'),
+});
+
+export const subscriptionListSchema = z.object({ data: z.array(subscriptionSchema.extend({ deliveries: deliveryHealthSchema })) });
 
 /** One delivery of an event to a subscription. */
 export const deliverySchema = z.object({

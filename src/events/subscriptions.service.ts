@@ -41,9 +41,28 @@ export async function createSubscription(
   return { ...presentSubscription(row), secret };
 }
 
-/** The organization's subscriptions, oldest first (no secrets). */
-export async function listSubscriptionsOf(db: Db, orgId: string): Promise<SubscriptionJson[]> {
-  return (await repo.listSubscriptions(db, orgId)).map(presentSubscription);
+/** How a subscription's deliveries fare: what is still undelivered, and the newest failure. */
+export interface DeliveryHealthJson {
+  waiting: number;
+  retrying: number;
+  dead: number;
+  last_error: string | null;
+  oldest_pending_at: string | null;
+}
+
+const NOTHING_UNDELIVERED: DeliveryHealthJson = { waiting: 0, retrying: 0, dead: 0, last_error: null, oldest_pending_at: null };
+
+/** The organization's subscriptions, oldest first (no secrets), each with its delivery health. */
+export async function listSubscriptionsOf(db: Db, orgId: string): Promise<Array<SubscriptionJson & { deliveries: DeliveryHealthJson }>> {
+  const [rows, health] = await Promise.all([repo.listSubscriptions(db, orgId), repo.countUndeliveredBySubscription(db, orgId)]);
+  const bySubscription = new Map(health.map((row) => [row.subscription_id, row]));
+  return rows.map((row) => {
+    const found = bySubscription.get(row.id);
+    const deliveries = found
+      ? { waiting: found.waiting, retrying: found.retrying, dead: found.dead, last_error: found.last_error, oldest_pending_at: found.oldest_pending_at?.toISOString() ?? null }
+      : NOTHING_UNDELIVERED;
+    return { ...presentSubscription(row), deliveries };
+  });
 }
 
 /** @throws AppError not_found */

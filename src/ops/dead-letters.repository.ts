@@ -9,8 +9,10 @@ import type { Executor, Tx } from '../db/database.js';
 
 /** A dead letter as stored: text already made storable, payload already JSON text, dedupe key computed. */
 export interface DeadLetterRow {
+  /** The organization the item was routed to; null when it could not be routed (visible to hub operators only). */
   orgId: string | null;
   provider: 'meta' | 'twilio';
+  /** A stable reason (`DeadLetterReason` in `../providers/types.ts`, or `invalid_json`). */
   reason: string;
   detail: string;
   wabaId: string | null;
@@ -18,6 +20,7 @@ export interface DeadLetterRow {
   field: string | null;
   /** JSON text for the jsonb column, or null when only the raw body exists. */
   payloadJson: string | null;
+  /** The raw body, for bodies that are not JSON. */
   rawBody: string | null;
   /** sha256 hex of where the item came from and what it says. */
   dedupeKey: string;

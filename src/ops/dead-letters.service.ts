@@ -9,22 +9,11 @@ import type { Executor, Tx } from '../db/database.js';
 import { toJsonb } from '../db/json.js';
 import * as repo from './dead-letters.repository.js';
 
-export interface DeadLetterInput {
-  /** The organization the item was routed to; null when it could not be routed (visible to hub operators only). */
-  orgId: string | null;
-  provider: 'meta' | 'twilio';
-  /** A stable reason (`DeadLetterReason` in `../providers/types.ts`, or `invalid_json`). */
-  reason: string;
-  detail: string;
-  wabaId: string | null;
-  phoneNumberId: string | null;
-  field: string | null;
+/** A dead letter to keep: as stored, but with the payload as a value and no dedupe key yet. */
+export type DeadLetterInput = Omit<repo.DeadLetterRow, 'payloadJson' | 'dedupeKey'> & {
   /** The offending JSON item, or null when only raw text exists. */
   payload: unknown;
-  /** The raw body, for bodies that are not JSON. */
-  rawBody: string | null;
-  correlationId: string | null;
-}
+};
 
 /** Text columns refuse NUL; ids and details of a dead letter come from untrusted payloads. */
 function storable(text: string | null): string | null {

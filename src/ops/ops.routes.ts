@@ -17,16 +17,20 @@ export interface OpsRoutesOptions {
 }
 
 const tags = ['ops'];
+/** Probes and scrapes come every few seconds: their request lines are logged at debug, not info. */
+const config = { requestLogLevel: 'debug' } as const;
 
 /** Registers the probes and metrics, unauthenticated. */
 export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): Promise<void> {
   app.get('/healthz', {
+    config,
     schema: describeRoute('GET', {
       summary: 'Liveness: the process answers (no dependency is checked)', tags, auth: 'none', responses: { 200: healthSchema },
     }),
   }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
+    config,
     schema: describeRoute('GET', {
       summary: 'Readiness: database, migrations, lifecycle and background loops', tags, auth: 'none',
       description: 'The database must answer within 1 s with every migration applied, the process must not be shutting down, and '
@@ -40,6 +44,7 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
   });
 
   app.get('/metrics', {
+    config,
     schema: describeRoute('GET', {
       summary: 'Prometheus metrics', tags, auth: 'none',
       description: "The process's series and the database gauges (outbox depth and lag, relay lag, pool); during a database outage, "
@@ -57,6 +62,7 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
   });
 
   app.get('/metrics-json', {
+    config,
     schema: describeRoute('GET', {
       summary: 'Queue and delivery figures at a glance (JSON)', tags, auth: 'none', responses: { 200: metricsJsonSchema },
     }),

@@ -2,10 +2,13 @@
  * One send: decrypt the number's credential (AES-256-GCM), send through the number's provider
  * (`MessageSender`: Meta's Graph API `POST /{phone_number_id}/messages`, or Twilio's Messages API),
  * time it, and hand the outcome to the recorder. Only the dispatcher calls this (SPEC §4: one send
- * path); a missing or undecryptable token fails the message for good.
+ * path); a missing or undecryptable token, or a free-form message whose customer service window
+ * closed while it waited, fails the message for good without a call.
  */
 import type { Logger } from 'pino';
+import { isWindowOpen } from '../conversations/customer-service-window.js';
 import { metrics } from '../ops/metrics.js';
+import { isFreeFormMessage, type OutboundMessageType } from '../providers/meta/send.schema.js';
 import type { MessageSender, ProviderName } from '../providers/types.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { OutcomeRecorder } from './dispatch-outcomes.js';
@@ -22,11 +25,20 @@ export interface DeliverDeps {
   logger: Logger;
 }
 
+/** The failure title of a free-form message whose customer service window closed before its send. */
+export const OUTSIDE_WINDOW_TITLE = 'outside_customer_service_window: the 24-hour customer service window closed while the message waited';
+
 /** Sends one claimed row with its details and records the outcome; resolves once it is recorded. */
 export async function deliverRow(deps: DeliverDeps, row: outbox.ClaimedOutboxRow, details: outbox.DeliveryDetails | undefined): Promise<void> {
   const log = () => deps.logger.child({ message_id: row.message_id, outbox_id: row.id, correlation_id: row.correlation_id });
   if (!details?.access_token_ciphertext || !details.access_token_key_id) {
     await deps.outcomes.fail(row, { class: 'permanent', code: null, title: 'phone number has no access token', details: null, httpStatus: null }, log());
+    return;
+  }
+  // A free-form message may have waited (retries, a parked number) past the end of the 24-hour
+  // window: Meta would refuse it (131047), so it fails here without a call.
+  if (isFreeFormMessage(details.type as OutboundMessageType) && !isWindowOpen(details.last_inbound_at, Date.now())) {
+    await deps.outcomes.fail(row, { class: 'permanent', code: null, title: OUTSIDE_WINDOW_TITLE, details: null, httpStatus: null }, log());
     return;
   }
   let token: string;

@@ -4,11 +4,13 @@
  * ahead applied, through `../conversations/message-status.ts`), and failures one by one, as the
  * provider classified them (PROTOCOL.md §3.4, §7):
  * - retryable → back off exponentially with jitter, up to `maxAttempts`, then `failed`;
- * - 131056 (pair rate limit) → that recipient's row waits 4^n s; other recipients go on;
- * - 130429 (throughput reached) → the number's governor pauses, the row retries (not counted);
+ * - pair rate limit (Meta 131056) → that recipient's row waits 4^X s; other recipients go on; no
+ *   attempt is used up, but the message fails once it has waited `pairRateLimitMaxMs`;
+ * - throughput reached (Meta 130429) → the number's governor pauses, the row retries (not counted);
  * - reauth (Meta 190, Twilio 20003) → the number becomes `reauth_required`, the row is parked
  *   until `wahub number set-token` resumes it;
  * - anything else → `failed` with the provider's code and title.
+ * The decision itself is `failure-policy.ts` (pure); this module writes it.
  * Every write is fenced by the row's lease token: a row another worker re-claimed is left alone.
  */
 import type { Logger } from 'pino';
@@ -20,26 +22,17 @@ import { markPhoneNumberReauthRequired } from '../numbers/phone-numbers.reposito
 import { metrics } from '../ops/metrics.js';
 import type { ProviderSendError } from '../providers/types.js';
 import { throttleNumber } from './governor.repository.js';
+import { decideAfterFailure } from './failure-policy.js';
 import * as outbox from './outbox.repository.js';
 
-const MAX_RETRY_DELAY_MS = 15 * 60_000;
-const THROTTLE_PAUSE_MS = 1_000;
+export { pairRateLimitDelayMs, retryDelayMs } from './failure-policy.js';
+
+/** Default of OUTBOX_PAIR_RATE_LIMIT_MAX_MS: 24 h. */
+const DEFAULT_PAIR_RATE_LIMIT_MAX_MS = 86_400_000;
+
 /** Accepted sends wait at most this long, ms, to be recorded together. */
 const COMPLETION_FLUSH_MS = 5;
 const COMPLETION_BATCH = 200;
-const PAIR_RATE_LIMIT_CODE = 131056;
-const THROUGHPUT_LIMIT_CODE = 130429;
-
-/** Backoff for the n-th attempt: base·2^(n-1), capped, with ±25 % jitter so retries spread out. */
-export function retryDelayMs(attempt: number, baseMs: number): number {
-  const delay = Math.min(baseMs * 2 ** Math.max(0, attempt - 1), MAX_RETRY_DELAY_MS);
-  return Math.round(delay * (0.75 + Math.random() * 0.5));
-}
-
-/** Meta's pair-rate-limit backoff: 4^X s with X = 0, 1, 2… (PROTOCOL.md §4, [M-PLAT]). */
-export function pairRateLimitDelayMs(attempt: number): number {
-  return Math.min(4 ** Math.max(0, attempt - 1) * 1000, MAX_RETRY_DELAY_MS);
-}
 
 /** A row the provider accepted, with its wamid (Meta) or Message SID (Twilio). */
 export interface Sent {
@@ -54,6 +47,10 @@ export interface OutcomeRecorderOptions {
   maxAttempts: number;
   /** First retry delay, ms; doubles each attempt (capped at 15 min), with jitter. */
   retryBaseMs: number;
+  /** A recipient still pair-rate-limited this long after queueing fails the message, ms. Default 24 h. */
+  pairRateLimitMaxMs?: number;
+  /** The rows' lease TTL, ms: a failed write of accepted sends is retried for up to half of it. */
+  leaseTtlMs: number;
 }
 
 /** Records the outcomes of one dispatcher's sends. */
@@ -64,22 +61,21 @@ export class OutcomeRecorder {
 
   constructor(private readonly options: OutcomeRecorderOptions) {}
 
-  /** Retries, parks or fails a row by its provider error class and code (see the module docstring). */
+  /** Retries, parks or fails a row as `failure-policy.ts` decides. */
   async handleFailure(row: outbox.ClaimedOutboxRow, error: ProviderSendError, log: Logger): Promise<void> {
-    if (error.class === 'reauth') return this.park(row, error, log);
-    if (error.class === 'permanent' || row.attempts >= this.options.maxAttempts) return this.fail(row, error, log);
-    let delayMs = retryDelayMs(row.attempts, this.options.retryBaseMs);
-    let countAttempt = true;
-    if (error.code === PAIR_RATE_LIMIT_CODE) delayMs = pairRateLimitDelayMs(row.attempts);
-    if (error.code === THROUGHPUT_LIMIT_CODE) {
+    const policy = { maxAttempts: this.options.maxAttempts, retryBaseMs: this.options.retryBaseMs, pairRateLimitMaxMs: this.options.pairRateLimitMaxMs ?? DEFAULT_PAIR_RATE_LIMIT_MAX_MS };
+    const decision = decideAfterFailure(error, { attempts: row.attempts, queuedAt: row.queued_at }, policy, Date.now());
+    if (decision.kind === 'park') return this.park(row, error, log);
+    if (decision.kind === 'fail') return this.fail(row, decision.error, log);
+    if (decision.pauseNumberMs !== undefined) {
       metrics.governorThrottles.inc({ phone_number_ref: row.phone_number_ref });
-      await throttleNumber(this.options.db, { phoneNumberRef: row.phone_number_ref, orgId: row.org_id, pauseMs: THROTTLE_PAUSE_MS });
-      delayMs = THROTTLE_PAUSE_MS;
-      countAttempt = false;
+      await throttleNumber(this.options.db, { phoneNumberRef: row.phone_number_ref, orgId: row.org_id, pauseMs: decision.pauseNumberMs });
     }
+    const { delayMs, countAttempt } = decision;
     await outbox.retryOutboxRow(this.options.db, { id: row.id, leaseToken: row.lease_token, delayMs, lastError: error, countAttempt });
     log.warn({ code: error.code, http_status: error.httpStatus, attempt: row.attempts, delay_ms: delayMs }, `send failed, retrying: ${error.title}`);
   }
+
   /** Queues a successful send for the next batched write; resolves once it is committed. */
   recordSent(sent: Sent): Promise<void> {
     return new Promise<void>((done) => {
@@ -96,11 +92,31 @@ export class OutcomeRecorder {
     this.pendingCompletions = [];
     if (batch.length === 0) return this.flushing;
     // One flush at a time keeps the transactions small and their lock order simple.
-    this.flushing = this.flushing.then(() => this.writeCompletions(batch)).catch((error) => {
+    this.flushing = this.flushing.then(() => this.writeCompletionsRetrying(batch)).catch((error) => {
       this.options.logger.error({ err: error, rows: batch.length }, 'recording sends failed; their leases will expire and the rows be retried');
     }).finally(() => batch.forEach((item) => item.done()));
     return this.flushing;
   }
+  /**
+   * Writes accepted sends, retrying a failed write (a database restart, a serialization failure)
+   * with backoff while the rows' leases still hold (they are refreshed until this resolves): once a
+   * provider accepted a message, losing the record means sending it again.
+   * @throws the last error when the writes failed for half the lease TTL
+   */
+  private async writeCompletionsRetrying(batch: Sent[]): Promise<void> {
+    const giveUpAt = Date.now() + this.options.leaseTtlMs / 2;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeCompletions(batch);
+      } catch (error) {
+        const delayMs = Math.min(50 * 2 ** attempt, 2_000);
+        if (Date.now() + delayMs >= giveUpAt) throw error;
+        this.options.logger.warn({ err: error, rows: batch.length, attempt }, 'recording sends failed; retrying while the leases hold');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
   private async writeCompletions(batch: Sent[]): Promise<void> {
     await withTransaction(this.options.db, async (tx) => {
       const completed = await outbox.completeOutboxRows(tx, batch.map(({ row }) => ({ id: row.id, leaseToken: row.lease_token })));

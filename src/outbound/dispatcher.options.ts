@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   maxAttempts: number;
   /** First retry delay, ms; doubles each attempt (capped at 15 min), with jitter. */
   retryBaseMs: number;
+  /** A recipient still pair-rate-limited (Meta 131056) this long after queueing fails the message, ms. Default 24 h. */
+  pairRateLimitMaxMs?: number;
   /** Rows held at once (claimed, waiting for their slot or in flight). Default 20 · batchSize. */
   maxInFlight?: number;
   /** Connection string for LISTEN/NOTIFY wake-ups; without it the dispatcher only polls. */

@@ -6,26 +6,13 @@
  * dispatcher never sees a row without its message nor a message that is never sent.
  */
 import type { Tx } from '../db/database.js';
-import { insertOutboundMessage } from '../conversations/messages.repository.js';
+import { insertOutboundMessage, type OutboundMessageValues } from '../conversations/messages.repository.js';
 import { touchThread } from '../conversations/threads.repository.js';
 import { type EventContext, recordMessageEvents } from '../events/event-writer.js';
 import { insertOutboxRow } from './outbox.repository.js';
 
 /** An outbound message to queue, in a thread the caller has resolved, locked and checked. */
-export interface MessageToQueue {
-  orgId: string;
-  threadId: string;
-  /** The thread's business number (`phone_numbers.id`). */
-  phoneNumberRef: string;
-  /** Message type (`text`, `template`, …) and its stored content (message-content.ts toStoredContent). */
-  type: string;
-  content: Record<string, unknown>;
-  sentByOperatorId: string;
-  /** `Idempotency-Key` of the request, unique per organization; null when the caller sent none. */
-  idempotencyKey: string | null;
-  /** SHA-256 (hex) of the request the key belongs to, compared when the key comes again; null without a key. */
-  requestHash: string | null;
-}
+export type MessageToQueue = OutboundMessageValues;
 
 /**
  * Queues an outbound message in `queued`: message row, outbox row (correlated with

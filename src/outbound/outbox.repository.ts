@@ -18,6 +18,8 @@ export interface ClaimedOutboxRow {
   lease_token: string;
   correlation_id: string | null;
   throughput_mps: number;
+  /** When the message was queued (the outbox row's creation). */
+  queued_at: Date;
   /** True when the row was taken over from a worker whose lease expired. */
   reclaimed: boolean;
 }
@@ -109,7 +111,7 @@ export async function claimOutboxBatch(db: Db, options: ClaimOptions): Promise<C
         attempts = o.attempts + 1
       FROM candidates WHERE o.id = candidates.id
       RETURNING o.id, o.org_id, o.message_id, o.thread_id, o.phone_number_ref, o.attempts, o.lease_token, o.correlation_id,
-                candidates.throughput_mps, candidates.reclaimed
+                o.created_at AS queued_at, candidates.throughput_mps, candidates.reclaimed
     ), sending AS (
       UPDATE messages m SET status = 'sending', status_updated_at = now()
       FROM claimed WHERE m.org_id = claimed.org_id AND m.id = claimed.message_id AND m.status = 'queued'
@@ -133,6 +135,7 @@ export async function findDeliveryDetails(db: Db, orgId: string, messageIds: str
       'messages.content',
       'contacts.e164',
       'contacts.bsuid',
+      'threads.last_inbound_at',
       'phone_numbers.phone_number_id',
       'phone_numbers.provider',
       'phone_numbers.e164 as from_e164',

@@ -156,7 +156,19 @@ export interface ProviderSendError {
   details: string | null;
   /** HTTP status, or null when no response arrived. */
   httpStatus: number | null;
+  /**
+   * How a retryable error wants to be backed off, when not the usual exponential retry: the
+   * provider knows its codes, so the dispatcher never branches on them (STYLE §14).
+   * - `throughput`: the number's send rate is over the provider's limit (Meta 130429): pause the
+   *   number, retry without counting an attempt;
+   * - `pair_rate_limit`: too many messages to this one recipient (Meta 131056): that recipient
+   *   waits 4^X s, other recipients go on, attempts are not used up (bounded by a total time).
+   */
+  backoff?: SendBackoff;
 }
+
+/** A retryable error's own backoff (see ProviderSendError.backoff). */
+export type SendBackoff = 'throughput' | 'pair_rate_limit';
 
 /** Outcome of one send: the provider's message id (null for a read receipt) or a classified error. */
 export type ProviderSendResult = { ok: true; providerMessageId: string | null } | { ok: false; error: ProviderSendError };

@@ -48,6 +48,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PUBLIC_BASE_URL: 'ftp://x', TWILIO_API_BASE_URL: 'nope' })).toThrow(/PUBLIC_BASE_URL[\s\S]*TWILIO_API_BASE_URL/);
   });
 
+  it('refreshes leases at a third of their TTL by default and refuses a refresh period not below half of it', () => {
+    expect(loadConfig({ OUTBOX_LEASE_TTL_MS: '9000' }).outbox.leaseRefreshMs).toBe(3_000);
+    expect(loadConfig({ OUTBOX_LEASE_TTL_MS: '9000', OUTBOX_LEASE_REFRESH_MS: '4499' }).outbox.leaseRefreshMs).toBe(4_499);
+    expect(() => loadConfig({ OUTBOX_LEASE_TTL_MS: '9000', OUTBOX_LEASE_REFRESH_MS: '4500' })).toThrow(/OUTBOX_LEASE_REFRESH_MS: must be below half/);
+    expect(loadConfig({}).outbox.pairRateLimitMaxMs).toBe(86_400_000);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ META_APP_SECRET: '', DATABASE_URL: '' }).mode).toBe('sandbox');
   });

@@ -53,6 +53,27 @@ describe('GET /v1/threads filters and unread counts', () => {
   });
 });
 
+describe('unread counts after a reply', () => {
+  it('a reply through the API marks every earlier inbound message read for every operator; a later one is unread again', async () => {
+    const { org, number, agent, other } = await setup();
+    const first = await deliverInbound(bed.app, bed.t.db, number, { from: customerWaId() });
+    await deliverInbound(bed.app, bed.t.db, number, { from: first.from });
+    const unread = async (apiKey: string) => (await call(apiKey, 'GET', '/v1/threads')).json().data.find((thread: { id: string }) => thread.id === first.threadId).unread_count;
+    expect(await unread(agent.apiKey)).toBe(2);
+
+    const reply = await call(other.apiKey, 'POST', '/v1/messages', { thread_id: first.threadId, type: 'text', text: { body: 'On it' } });
+    expect(reply.statusCode, reply.body).toBe(202);
+    expect(await unread(agent.apiKey)).toBe(0);
+    expect(await unread(other.apiKey)).toBe(0);
+    expect(await unread(org.apiKey)).toBe(0);
+    expect((await call(agent.apiKey, 'GET', `/v1/threads/${first.threadId}`)).json().unread_count).toBe(0);
+
+    await deliverInbound(bed.app, bed.t.db, number, { from: first.from });
+    expect(await unread(agent.apiKey)).toBe(1);
+    expect(await unread(other.apiKey)).toBe(1);
+  });
+});
+
 describe('thread actions', () => {
   it('lets an agent take an unassigned thread or release their own, and nothing else', async () => {
     const { org, number, agent, other } = await setup();

@@ -188,6 +188,19 @@ describe('GET /v1/threads/{id}/messages', () => {
     expect(pages[0]!.data[0]).toMatchObject({ thread_id: threadId, direction: 'outbound', type: 'text', status: 'queued', error: null });
   });
 
+  it('gives an inbound message the provider\'s timestamp, the same instant the thread list shows', async () => {
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    // The customer sent it 7 minutes before the webhook arrived (as the sandbox's demo messages are).
+    const sentAt = Math.floor(Date.now() / 1000) - 7 * 60;
+    const { threadId } = await deliverInbound(bed.app, bed.t.db, number, { timestamp: sentAt });
+
+    const [message] = (await get(org.apiKey, `/v1/threads/${threadId}/messages`)).json().data as Array<{ provider_timestamp: string; created_at: string }>;
+    expect(message!.provider_timestamp).toBe(new Date(sentAt * 1000).toISOString());
+    expect(Date.parse(message!.created_at) - sentAt * 1000).toBeGreaterThan(6 * 60_000);
+    expect((await get(org.apiKey, `/v1/threads/${threadId}`)).json().last_message_at).toBe(message!.provider_timestamp);
+  });
+
   it('answers 400 for a bad cursor or limit on the message list', async () => {
     const org = await createTestOrg(bed.t.db);
     const number = await createTestNumber(bed.t.db, org.orgId);

@@ -244,6 +244,39 @@ describe('HTTP event subscriptions', () => {
     expect(again.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
+  it('lists each subscription with its delivery health: waiting, retrying, dead and the newest error', async () => {
+    const org = await createTestOrg(bed.t.db);
+    const failing = await subscribe(org, ['contact.blocked'], [500]);
+    const healthy = await subscribe(org, ['contact.blocked']);
+    const doomed = await subscribe(org, ['contact.unblocked'], [503]);
+    const emit = (type: 'contact.blocked' | 'contact.unblocked') => withTransaction(bed.t.db, (tx) => insertEvents(tx, [0, 1].map(() => ({
+      orgId: org.orgId, aggregateType: 'contact' as const, aggregateId: crypto.randomUUID(), type, payload: {}, correlationId: null,
+    }))));
+    const health = async () => {
+      const list = await bed.app.inject({ method: 'GET', url: '/v1/event-subscriptions', headers: bearer(org.apiKey) });
+      expect(list.statusCode).toBe(200);
+      const data = list.json<{ data: Array<{ id: string; deliveries: Record<string, unknown> }> }>().data;
+      return Object.fromEntries(data.map((s) => [s.id, s.deliveries]));
+    };
+    const none = { waiting: 0, retrying: 0, dead: 0, last_error: null, oldest_pending_at: null };
+
+    await emit('contact.blocked');
+    await relay().drain();
+    expect((await health())[failing.id]).toMatchObject({ waiting: 2, retrying: 0, dead: 0, oldest_pending_at: expect.any(String) });
+
+    // The first attempt to `failing` answers 500 (retried in 10 s), every other one 200.
+    await deliverer({ retryBaseMs: 10_000, retryMaxMs: 10_000 }).runOnce();
+    let now = await health();
+    expect(now[failing.id]).toMatchObject({ waiting: 0, retrying: 1, dead: 0, last_error: 'HTTP 500' });
+    expect(now[healthy.id]).toEqual(none);
+
+    await emit('contact.unblocked');
+    await relay().drain();
+    await deliverer({ giveUpMs: 0 }).runOnce();
+    now = await health();
+    expect(now[doomed.id]).toMatchObject({ waiting: 0, retrying: 0, dead: 1, last_error: 'HTTP 503', oldest_pending_at: null });
+  });
+
   it('manages subscriptions: validation, listing without secrets, isolation between organizations, deletion', async () => {
     const org = await createTestOrg(bed.t.db);
     const other = await createTestOrg(bed.t.db);

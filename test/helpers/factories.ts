@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { Db } from '../../src/db/database.js';
 import type { OperatorRole } from '../../src/db/schema.js';
 import { buildApp } from '../../src/app.js';
@@ -77,13 +77,15 @@ export interface TestAppOptions {
   graph?: GraphApiClient;
   publicBaseUrl?: string;
   rateLimit?: RateLimitOptions;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 /** The HTTP app on a test database (no dispatcher: tests drive it explicitly). Pass `graph` for Embedded Signup. */
 export async function createTestApp(db: Db, options: TestAppOptions = {}): Promise<FastifyInstance> {
   return buildApp({
     db,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     cipher: testCipher,
     graph: options.graph,
     meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN, appId: TEST_APP_ID, embeddedSignupConfigId: 'test-config' },

@@ -443,10 +443,10 @@ describe('GET /v1/messages/{id}', () => {
 
     expect(response.statusCode).toBe(200);
     const body = response.json();
-    expect(Object.keys(body).sort()).toEqual(['content', 'created_at', 'direction', 'error', 'id', 'provider_message_id', 'status', 'thread_id', 'type']);
+    expect(Object.keys(body).sort()).toEqual(['content', 'created_at', 'direction', 'error', 'id', 'provider_message_id', 'provider_timestamp', 'status', 'thread_id', 'type']);
     expect(body).toEqual({
       id, thread_id: threadId, direction: 'outbound', type: 'text', status: 'queued', provider_message_id: null,
-      content: { body: 'shape' }, error: null, created_at: expect.stringMatching(isoTimestamp),
+      content: { body: 'shape' }, error: null, provider_timestamp: null, created_at: expect.stringMatching(isoTimestamp),
     });
   });
 

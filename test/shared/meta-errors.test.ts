@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyMetaError } from '../../src/providers/meta/errors.js';
+import { classifyMetaError, metaBackoff } from '../../src/providers/meta/errors.js';
 
 describe('classifyMetaError', () => {
   it('retries Meta\'s temporary codes', () => {
@@ -23,5 +23,20 @@ describe('classifyMetaError', () => {
     expect(classifyMetaError(null, 429)).toBe('retryable');
     expect(classifyMetaError(null, null)).toBe('retryable');
     expect(classifyMetaError(null, 404)).toBe('permanent');
+  });
+
+  it('retries an unknown code when Meta answered with a server error, and fails it on a 4xx', () => {
+    expect(classifyMetaError(987654, 500)).toBe('retryable');
+    expect(classifyMetaError(987654, 503)).toBe('retryable');
+    expect(classifyMetaError(987654, 400)).toBe('permanent');
+    expect(classifyMetaError(131047, 500)).toBe('retryable');
+  });
+});
+
+describe('metaBackoff', () => {
+  it('names the backoff of the throughput and pair rate limits, and none for other codes', () => {
+    expect(metaBackoff(130429)).toBe('throughput');
+    expect(metaBackoff(131056)).toBe('pair_rate_limit');
+    expect([131000, 190, null].map(metaBackoff)).toEqual([undefined, undefined, undefined]);
   });
 });

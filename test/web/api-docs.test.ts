@@ -3,7 +3,7 @@
  * --role api` in sandbox mode, on a free port): it renders every operation of the document from
  * the hub's own files alone — a Content-Security-Policy that allows nothing else, no request to
  * another host (no CDN), no failed request, no console error (a CSP violation is one) — and writes
- * docs/screenshots/api-docs.png.
+ * api-docs.png to test-results/screenshots/ (`npm run screenshots`: to docs/screenshots/).
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,9 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hub, startHub } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { type BrowserSession, openBrowser } from './browser.js';
+import { type BrowserSession, openBrowser, SCREENSHOTS } from './browser.js';
 
-const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
 
 /** Operations of an OpenAPI document (its paths' HTTP methods). */
 function operationCount(document: { paths?: Record<string, Record<string, unknown>> }): number {

@@ -9,6 +9,13 @@ import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Where the Chromium tests write their screenshots: `test-results/screenshots/` (git-ignored), so
+ * `npm test` leaves the tree as it found it. `npm run screenshots` sets WAHUB_SCREENSHOTS_DIR to
+ * `docs/screenshots` to refresh the README's committed images.
+ */
+export const SCREENSHOTS = path.resolve(import.meta.dirname, '../..', process.env.WAHUB_SCREENSHOTS_DIR ?? 'test-results/screenshots');
 const ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',

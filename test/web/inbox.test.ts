@@ -4,7 +4,7 @@
  * The operator web inbox in real Chromium against the whole hub (`serve --role all` in sandbox
  * mode: API, dispatcher, domain-event relay and the Cloud API simulator playing Meta). Live
  * updates travel the real path: change → outbox_events → relay → NOTIFY → /v1/stream → refetch.
- * Writes the README screenshots to docs/screenshots/.
+ * Writes its screenshots to test-results/screenshots/ (`npm run screenshots`: the README's, in docs/screenshots/).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,9 +18,8 @@ import { setOperatorPassword } from '../../src/sessions/sessions.service.js';
 import { type Hub, startHub } from '../../src/server.js';
 import { createTestOperator } from '../helpers/factories.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { type BrowserSession, openBrowser } from './browser.js';
+import { type BrowserSession, openBrowser, SCREENSHOTS } from './browser.js';
 
-const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
 const AGENT_PASSWORD = 'agent password 123';
 
 async function simulator(hub: Hub, route: string, body: unknown): Promise<unknown> {
@@ -112,6 +111,18 @@ describe('web inbox in Chromium', () => {
     await expect.poll(() => items.count()).toBe(DEMO_CUSTOMERS.length);
   });
 
+  it('shows a message at one time in the list and the conversation (the customer\'s), with the received time on hover', async () => {
+    const { page } = owner;
+    const row = page.locator('a.thread-item', { hasText: 'Lena Vogel' });
+    const listed = await row.locator('time').getAttribute('datetime');
+    await row.click();
+    const time = page.locator('article.msg-inbound', { hasText: 'Do you ship to Germany?' }).locator('time');
+    await time.waitFor();
+    expect(await time.getAttribute('datetime')).toBe(listed);
+    // The demo customers wrote minutes before the hub received their messages.
+    expect(await time.getAttribute('title')).toMatch(/^Sent .+ · received .+$/);
+  });
+
   it('sends a text that shows at once as queued and then moves sent → delivered → read', async () => {
     const { page } = owner;
     await page.locator('a.thread-item', { hasText: 'Maya Chen' }).click();
@@ -179,7 +190,7 @@ describe('web inbox in Chromium', () => {
     await page.getByRole('button', { name: 'Quick replies' }).click();
     await page.getByPlaceholder('Title').fill('Shipping time');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    const item = page.getByRole('menuitem', { name: /Shipping time/ });
+    const item = page.getByRole('group', { name: 'Quick replies' }).getByRole('button', { name: /Shipping time/ });
     await item.waitFor();
     await message.fill('');
     await item.click();

@@ -63,7 +63,9 @@ function Shell({ session, path, onLoggedOut }: { session: SessionInfo; path: str
         <header className="topbar">
           <a className="brand" href="/" onClick={(e) => { e.preventDefault(); navigate('/'); }}>
             <span className="brand-mark" aria-hidden="true">wa</span>
-            <span className="brand-name">hub</span>
+            <span className="brand-name" aria-hidden="true">hub</span>
+            {/* The logo's name at every width (at phone width only the mark shows). */}
+            <span className="visually-hidden">wahub</span>
           </a>
           <nav aria-label="Main">
             <ul className="nav">

@@ -63,6 +63,9 @@ export interface Message {
   provider_message_id: string | null;
   content: Record<string, unknown>;
   error: { code: number | null; title: string | null } | null;
+  /** Inbound: when the customer sent it (provider clock); what the inbox shows. */
+  provider_timestamp?: string | null;
+  /** When the hub stored it (received, or queued). */
   created_at: string;
 }
 
@@ -103,6 +106,16 @@ export interface DeadLetter {
   phone_number_id: string | null;
   field: string | null;
   created_at: string;
+}
+
+/** An event subscription with its delivery health (`GET /v1/event-subscriptions`). */
+export interface EventSubscription {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  created_at: string;
+  deliveries: { waiting: number; retrying: number; dead: number; last_error: string | null; oldest_pending_at: string | null };
 }
 
 export type Metrics = Record<string, number | string>;

@@ -1,5 +1,5 @@
 // Display helpers: names, numbers, times, previews.
-import type { LastMessage, Thread } from './api';
+import type { LastMessage, Message, Thread } from './api';
 
 type Customer = Pick<Thread, 'profile_name' | 'e164' | 'username' | 'bsuid'>;
 
@@ -32,6 +32,19 @@ export function shortTime(iso: string, now = Date.now()): string {
 }
 
 export const clockTime = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+/**
+ * The one time the inbox shows for a message: when the customer sent it (the provider's timestamp)
+ * for inbound, when it was queued for outbound. The thread list's time is the same instant.
+ */
+export const shownTime = (message: Pick<Message, 'provider_timestamp' | 'created_at'>) => message.provider_timestamp ?? message.created_at;
+
+/** Hover text of a message's time: the full sent time and, for inbound, when the hub received it. */
+export function timeTitle(message: Pick<Message, 'direction' | 'provider_timestamp' | 'created_at'>): string {
+  const full = (iso: string) => new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'medium' });
+  if (message.direction === 'inbound' && message.provider_timestamp) return `Sent ${full(message.provider_timestamp)} · received ${full(message.created_at)}`;
+  return `${message.direction === 'inbound' ? 'Received' : 'Queued'} ${full(message.created_at)}`;
+}
 
 const TYPE_LABELS: Record<string, string> = {
   image: 'Photo', video: 'Video', audio: 'Audio', document: 'Document', sticker: 'Sticker', location: 'Location',

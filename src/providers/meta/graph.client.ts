@@ -9,9 +9,10 @@
  * (PROTOCOL.md §3.2–3.3, Meta "Send messages" and "Error codes").
  */
 import { Agent, request } from 'undici';
-import { classifyMetaError, type MetaErrorClass } from './errors.js';
+import { classifyMetaError, metaBackoff, type MetaErrorClass } from './errors.js';
 import { parseJsonOrNull } from '../../shared/json-or-null.js';
 import { transportFailure } from '../transport-failure.js';
+import type { SendBackoff } from '../types.js';
 
 export interface GraphApiError {
   class: MetaErrorClass;
@@ -24,6 +25,8 @@ export interface GraphApiError {
   httpStatus: number | null;
   /** Meta's `error_subcode` (deprecated but still sent, e.g. 36007 expired code), when present. */
   subcode?: number | null;
+  /** The backoff the code asks for (130429, 131056), see ProviderSendError. */
+  backoff?: SendBackoff;
 }
 
 export type SendResult = { ok: true; wamid: string | null } | { ok: false; error: GraphApiError };
@@ -55,6 +58,7 @@ function errorFromBody(status: number, body: unknown): GraphApiError {
   const errorData = error?.error_data as { details?: unknown } | undefined;
   return {
     class: classifyMetaError(code, status),
+    backoff: metaBackoff(code),
     code,
     title: message,
     details: typeof errorData?.details === 'string' ? errorData.details : null,

@@ -1,7 +1,8 @@
 /**
  * How the dispatcher reacts to Meta's errors (PROTOCOL.md §3.4, SPEC §4): permanent codes fail at
  * once, retryable ones back off and then deliver (or fail after `maxAttempts`), 130429 slows the
- * number's governor without counting the attempt, 131056 holds back only that recipient, and 190
+ * number's governor without counting the attempt, 131056 holds back only that recipient (without
+ * counting the attempt either), and 190
  * parks the number's rows until `wahub number set-token` replaces the token.
  *
  * One in-process Dispatcher runs its real loop (LISTEN/NOTIFY + polling) for the whole file over
@@ -178,7 +179,8 @@ describe('dispatcher error handling', () => {
       return row.state === 'pending' && row.last_error !== null && row;
     }, 'the pair-rate-limited row back to pending', 5_000, 10);
     const observed = Date.now();
-    expect(waiting).toMatchObject({ attempts: 1, last_error: { code: 131056, class: 'retryable' } });
+    // A pair rate limit is the recipient's, not the message's: it uses up no attempt.
+    expect(waiting).toMatchObject({ attempts: 0, last_error: { code: 131056, class: 'retryable', backoff: 'pair_rate_limit' } });
     // Failed between `before` and `observed`: next attempt 1 s after that (4^0 s, Meta's pair-rate backoff).
     expect(waiting.next_attempt_at.getTime()).toBeGreaterThanOrEqual(before + 1_000 - 5);
     expect(waiting.next_attempt_at.getTime()).toBeLessThanOrEqual(observed + 1_000 + 5);
@@ -195,7 +197,7 @@ describe('dispatcher error handling', () => {
     ]);
     expect(busySends[0]!.at).toBeGreaterThanOrEqual(waiting.next_attempt_at.getTime() - 5);
     expect(busySends[0]!.at).toBeGreaterThan(sendsTo(number, other)[0]!.at);
-    expect(await outboxRow(first!.messageId)).toMatchObject({ state: 'done', attempts: 2 });
+    expect(await outboxRow(first!.messageId)).toMatchObject({ state: 'done', attempts: 1 });
   });
 
   it('on 190 parks the row and marks the number reauth_required; `wahub number set-token` resumes it and it is delivered', async () => {

@@ -1,5 +1,6 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { ApiError, get, type Message, post, type QuickReply, type ThreadDetail } from '../api';
+import { useDisclosure } from './disclosure';
 
 interface Queued {
   id: string;
@@ -35,32 +36,25 @@ function SaveQuickReply({ body, onSaved }: { body: string; onSaved: () => void }
 }
 
 function QuickReplies({ onPick, draft, manager }: { onPick: (body: string) => void; draft: string; manager: boolean }) {
-  const [open, setOpen] = useState(false);
   const [items, setItems] = useState<QuickReply[] | null>(null);
-  const menu = useRef<HTMLDivElement | null>(null);
+  const { open, close, root, onKeyDown, triggerProps, panelProps } = useDisclosure(items);
 
   useEffect(() => {
     if (open && items === null) get<{ data: QuickReply[] }>('/v1/quick-replies').then((r) => setItems(r.data), () => setItems([]));
   }, [open, items]);
-  useEffect(() => {
-    if (!open) return;
-    const close = (event: MouseEvent) => { if (!menu.current?.contains(event.target as Node)) setOpen(false); };
-    document.addEventListener('mousedown', close);
-    return () => document.removeEventListener('mousedown', close);
-  }, [open]);
 
   return (
-    <div className="popover-anchor" ref={menu} onKeyDown={(e) => { if (e.key === 'Escape') setOpen(false); }}>
-      <button type="button" className="btn btn-ghost" aria-haspopup="menu" aria-expanded={open} aria-label="Quick replies" title="Quick replies" onClick={() => setOpen(!open)}>
+    <div className="popover-anchor" ref={root} onKeyDown={onKeyDown}>
+      <button type="button" className="btn btn-ghost" aria-label="Quick replies" title="Quick replies" {...triggerProps}>
         <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path d="M9 1L3 9h4l-1 6 6-8H8l1-6z" fill="currentColor" /></svg>
         <span className="qr-text">Quick replies</span>
       </button>
       {open && (
-        <div className="popover" role="menu" aria-label="Quick replies">
+        <div className="popover" role="group" aria-label="Quick replies" {...panelProps}>
           {items === null && <p className="pane-note">Loading…</p>}
           {items?.length === 0 && <p className="pane-note">No quick replies yet.{manager ? ' Type a message, then save it here.' : ' Owners and admins can add them.'}</p>}
           {items?.map((item) => (
-            <button key={item.id} type="button" role="menuitem" className="popover-item" onClick={() => { onPick(item.body); setOpen(false); }}>
+            <button key={item.id} type="button" className="popover-item" onClick={() => { onPick(item.body); close(false); }}>
               <strong>{item.title}</strong>
               <span className="muted">{item.body}</span>
             </button>

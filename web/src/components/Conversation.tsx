@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { type Message, type Operator, type OperatorSummary, type Page, get, post, query, type ThreadDetail } from '../api';
-import { clockTime, contactName, customerHandle, formatNumber, initials } from '../format';
+import { clockTime, contactName, customerHandle, formatNumber, initials, shownTime, timeTitle } from '../format';
 import { useCoalesced, useHubEvents } from '../live';
+import { focusLost, takeComposerFocus } from '../focus';
 import { navigate } from '../router';
 import { Composer } from './Composer';
 import { MessageContent } from './MessageContent';
@@ -77,6 +78,8 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
     stickToBottom.current = false;
     setMessages((shown) => [...page.data.slice().reverse().filter((m) => !shown.some((s) => s.id === m.id)), ...shown]);
     setOlderCursor(page.next_cursor);
+    // The last page removes the button: focus moves to the history instead of the page body.
+    requestAnimationFrame(() => { if (focusLost()) scroller.current?.focus(); });
   };
 
   const refresh = useCoalesced(() => {
@@ -89,6 +92,17 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
     // Events name their thread when they can; anything else may concern this one too.
     if (!target || target === current.current) refresh();
   });
+
+  const heading = useRef<HTMLHeadingElement | null>(null);
+  useEffect(() => {
+    // Opened from the keyboard or at phone width: straight to the message box (or the heading when sending is not allowed).
+    if (!thread || !takeComposerFocus(thread.id)) return;
+    requestAnimationFrame(() => {
+      const box = document.querySelector<HTMLTextAreaElement>('#composer-text');
+      if (box && !box.disabled) box.focus();
+      else heading.current?.focus();
+    });
+  }, [thread]);
 
   const shown = [...messages, ...pending.filter((p) => !messages.some((m) => m.id === p.id))].filter(visible);
 
@@ -119,17 +133,17 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
         <button type="button" className="btn btn-ghost back" onClick={() => navigate('/')} aria-label="Back to conversations">←</button>
         <span className="avatar" aria-hidden="true">{initials(name)}</span>
         <div className="conv-title">
-          <h1>{name}</h1>
-          <p className="muted">{customerHandle(thread)} · to {formatNumber(thread.display_phone_number)}</p>
+          <h1 ref={heading} tabIndex={-1}>{name}</h1>
+          <p className="muted"><span className="nowrap">{customerHandle(thread)}</span> · <span className="nowrap">to {formatNumber(thread.display_phone_number)}</span></p>
         </div>
         <ThreadActions thread={thread} operator={operator} operators={operators} onChanged={(detail) => { if (detail) setThread(detail); else void loadThread(); }} />
       </header>
       <WindowState thread={thread} />
-      <div className="messages" ref={scroller} onScroll={onScroll} role="log" aria-live="polite" aria-label="Message history">
+      <div className="messages" ref={scroller} onScroll={onScroll} role="log" aria-live="polite" aria-label="Message history" tabIndex={0}>
         {olderCursor && <div className="load-older"><button type="button" className="btn btn-small" onClick={() => void loadOlder()}>Load earlier messages</button></div>}
         {shown.length === 0 && <p className="pane-note">No messages yet.</p>}
         {shown.map((message) => {
-          const day = dayLabel(message.created_at);
+          const day = dayLabel(shownTime(message));
           const divider = day !== lastDay ? <div className="day" role="separator"><span>{day}</span></div> : null;
           lastDay = day;
           return (
@@ -138,7 +152,7 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
               <article className={`msg msg-${message.direction} msg-type-${message.type}`} data-message-id={message.id} data-status={message.status}>
                 <MessageContent message={message} />
                 <footer className="msg-meta">
-                  <time dateTime={message.created_at}>{clockTime(message.created_at)}</time>
+                  <time dateTime={shownTime(message)} title={timeTitle(message)}>{clockTime(shownTime(message))}</time>
                   {message.direction === 'outbound' && <Ticks message={message} />}
                 </footer>
                 {message.status === 'failed' && (

@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
+import { useDisclosure } from './disclosure';
 import { ApiError, api, type Operator, type OperatorSummary, operatorName, post, type ThreadDetail } from '../api';
 
 /** Assign, co-writers, close/reopen and block, in an "Actions" menu. */
@@ -8,18 +9,10 @@ export function ThreadActions({ thread, operator, operators, onChanged }: {
   operators: OperatorSummary[];
   onChanged: (detail?: ThreadDetail) => void;
 }) {
-  const [open, setOpen] = useState(false);
+  const { open, root, onKeyDown, triggerProps, panelProps } = useDisclosure();
   const [error, setError] = useState<string | null>(null);
-  const root = useRef<HTMLDivElement | null>(null);
   const manager = operator.role === 'owner' || operator.role === 'admin';
   const isOwner = thread.owner_operator_id === operator.id;
-
-  useEffect(() => {
-    if (!open) return;
-    const close = (event: MouseEvent) => { if (!root.current?.contains(event.target as Node)) setOpen(false); };
-    document.addEventListener('mousedown', close);
-    return () => document.removeEventListener('mousedown', close);
-  }, [open]);
 
   const run = async (work: () => Promise<ThreadDetail | void>) => {
     setError(null);
@@ -35,14 +28,14 @@ export function ThreadActions({ thread, operator, operators, onChanged }: {
   const candidates = operators.filter((o) => o.id !== thread.owner_operator_id && !thread.cowriters.some((c) => c.id === o.id));
 
   return (
-    <div className="actions" ref={root} onKeyDown={(e) => { if (e.key === 'Escape') setOpen(false); }}>
+    <div className="actions" ref={root} onKeyDown={onKeyDown}>
       <span className="owner-pill" title="Owner of this conversation">
         {thread.owner ? `Owner: ${thread.owner.id === operator.id ? 'you' : operatorName(thread.owner)}` : 'Unassigned'}
       </span>
       {thread.status === 'closed' && <span className="chip">Closed</span>}
-      <button type="button" className="btn" aria-haspopup="true" aria-expanded={open} onClick={() => setOpen(!open)}>Actions</button>
+      <button type="button" className="btn" {...triggerProps}>Actions</button>
       {open && (
-        <div className="popover popover-right actions-menu" role="group" aria-label="Conversation actions">
+        <div className="popover popover-right actions-menu" role="group" aria-label="Conversation actions" {...panelProps}>
           {error && <p className="form-error" role="alert">{error}</p>}
           {manager ? (
             <label className="field">

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { get, operatorName, type Page, query, type Thread } from '../api';
 import { contactName, formatNumber, initials, previewText, shortTime } from '../format';
 import { useCoalesced, useHubEvents } from '../live';
+import { focusComposerOnOpen, focusLost } from '../focus';
 import { navigate } from '../router';
 
 type Assignee = 'all' | 'me' | 'unassigned';
@@ -85,19 +86,39 @@ export function ThreadList({ selectedId, meId }: { selectedId: string | null; me
     if (selectedId) setThreads((current) => current.map((t) => (t.id === selectedId ? { ...t, unread_count: 0 } : t)));
   }, [selectedId]);
 
+  // Roving focus: the list is one Tab stop (the focused row, else the open one, else the first);
+  // ↑/↓/Home/End move within it, Enter opens a row and moves to its message box.
+  const [focusId, setFocusId] = useState<string | null>(null);
+  const tabStopId = [focusId, selectedId].find((id) => id && threads.some((t) => t.id === id)) ?? threads[0]?.id;
+  const list = useRef<HTMLUListElement | null>(null);
+  const previousSelected = useRef(selectedId);
+  useEffect(() => {
+    // Back from a conversation (phone width: the list reappears): focus returns to its row.
+    const closed = previousSelected.current;
+    previousSelected.current = selectedId;
+    if (closed && !selectedId && focusLost()) list.current?.querySelector<HTMLElement>(`[data-thread-id="${closed}"]`)?.focus();
+  }, [selectedId]);
   const onKeyDown = (event: React.KeyboardEvent<HTMLUListElement>) => {
-    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
     const links = Array.from(event.currentTarget.querySelectorAll<HTMLAnchorElement>('a.thread-item'));
     const index = links.indexOf(document.activeElement as HTMLAnchorElement);
-    const next = links[Math.max(0, Math.min(links.length - 1, index + (event.key === 'ArrowDown' ? 1 : -1)))];
+    const target = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: links.length - 1 }[event.key];
+    if (target === undefined) return;
+    const next = links[Math.max(0, Math.min(links.length - 1, target))];
     if (next) {
       event.preventDefault();
       next.focus();
     }
   };
+  const open = (event: React.MouseEvent<HTMLAnchorElement>, id: string) => {
+    event.preventDefault();
+    // detail 0: activated from the keyboard. At phone width the list is about to hide.
+    if (event.detail === 0 || window.matchMedia('(max-width: 760px)').matches) focusComposerOnOpen(id);
+    navigate(`/threads/${id}`);
+  };
 
   return (
     <section className="thread-pane" aria-label="Conversations">
+      <h1 className="visually-hidden">Inbox</h1>
       <div className="thread-filters">
         <div className="segmented" role="group" aria-label="Assigned to">
           {ASSIGNEE_TABS.map((tab) => (
@@ -117,7 +138,7 @@ export function ThreadList({ selectedId, meId }: { selectedId: string | null; me
       </div>
       {error && <p className="pane-note error" role="alert">{error}</p>}
       {!loading && !error && threads.length === 0 && <p className="pane-note">No conversations here.</p>}
-      <ul className="thread-list" onKeyDown={onKeyDown} aria-busy={loading}>
+      <ul className="thread-list" ref={list} onKeyDown={onKeyDown} aria-busy={loading} aria-label="Conversations: ↑ ↓ Home End to move, Enter to open">
         {threads.map((thread) => {
           const name = contactName(thread);
           const unread = thread.unread_count > 0 && thread.id !== selectedId;
@@ -128,7 +149,9 @@ export function ThreadList({ selectedId, meId }: { selectedId: string | null; me
                 href={`/threads/${thread.id}`}
                 aria-current={thread.id === selectedId ? 'true' : undefined}
                 data-thread-id={thread.id}
-                onClick={(e) => { e.preventDefault(); navigate(`/threads/${thread.id}`); }}
+                tabIndex={thread.id === tabStopId ? 0 : -1}
+                onFocus={() => setFocusId(thread.id)}
+                onClick={(e) => open(e, thread.id)}
               >
                 <span className="avatar" aria-hidden="true">{initials(name)}</span>
                 <span className="thread-main">

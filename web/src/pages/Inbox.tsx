@@ -20,8 +20,8 @@ export function InboxPage({ operator, threadId }: { operator: Operator; threadId
                 <path d="M8 10h32a4 4 0 0 1 4 4v16a4 4 0 0 1-4 4H20l-8 7v-7H8a4 4 0 0 1-4-4V14a4 4 0 0 1 4-4z" fill="#ccfbf1" stroke="#0f766e" strokeWidth="2" strokeLinejoin="round" />
                 <path d="M14 20h20M14 26h12" stroke="#0f766e" strokeWidth="2" strokeLinecap="round" />
               </svg>
-              <h1>Select a conversation</h1>
-              <p className="muted">New messages appear here live. Use ↑ and ↓ to move through the list.</p>
+              <h2>Select a conversation</h2>
+              <p className="muted">New messages appear here live. In the list, ↑ ↓ Home End move and Enter opens a conversation at its message box.</p>
             </div>
           </section>
         )}

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import { type DeadLetter, get, type Metrics, type Operator } from '../api';
+import { type DeadLetter, type EventSubscription, get, type Metrics, type Operator } from '../api';
+import { SubscriptionHealth } from '../components/SubscriptionHealth';
 
 const FIGURES: Array<{ key: string; label: string; hint: string; unit?: string; warn?: (v: number) => boolean }> = [
   { key: 'activeAccounts', label: 'Active numbers', hint: 'numbers sending now' },
@@ -16,17 +17,20 @@ const FIGURES: Array<{ key: string; label: string; hint: string; unit?: string; 
 export function OpsPage({ operator }: { operator: Operator }) {
   const [metrics, setMetrics] = useState<Metrics | null>(null);
   const [letters, setLetters] = useState<DeadLetter[] | null>(null);
+  const [subscriptions, setSubscriptions] = useState<EventSubscription[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const manager = operator.role === 'owner' || operator.role === 'admin';
 
   const load = useCallback(async () => {
     try {
-      const [m, d] = await Promise.all([
+      const [m, d, s] = await Promise.all([
         get<Metrics>('/metrics-json'),
         manager ? get<{ data: DeadLetter[] }>('/v1/dead-letters?limit=50').then((r) => r.data) : Promise.resolve(null),
+        manager ? get<{ data: EventSubscription[] }>('/v1/event-subscriptions').then((r) => r.data) : Promise.resolve(null),
       ]);
       setMetrics(m);
       setLetters(d);
+      setSubscriptions(s);
       setError(null);
     } catch (caught) {
       setError(caught instanceof Error ? caught.message : 'Could not load figures');
@@ -61,6 +65,9 @@ export function OpsPage({ operator }: { operator: Operator }) {
           );
         })}
       </ul>
+      <h2>Event subscriptions</h2>
+      <p className="muted">Deliveries of domain events to your webhooks: waiting, retrying after a failure, or dead-lettered after 24 hours of failures.</p>
+      {!manager ? <p className="pane-note">Only owners and admins see event subscriptions.</p> : subscriptions === null ? <p className="pane-note">Loading…</p> : <SubscriptionHealth subscriptions={subscriptions} />}
       <h2>Dead letters</h2>
       <p className="muted">Webhook items the hub kept because it could not process them (nothing is dropped).</p>
       {!manager ? <p className="pane-note">Only owners and admins see dead letters.</p> : letters === null ? <p className="pane-note">Loading…</p> : letters.length === 0 ? (

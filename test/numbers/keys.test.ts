@@ -19,7 +19,7 @@ import { bearer } from '../helpers/api.js';
 import { runWahub, TEST_TOKEN_KEYS } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestNumber, createTestOrg, testCipher, uniqueDigits } from '../helpers/factories.js';
-import { completeSignup, issueCode, postWebhook, simNumbers, startHub, startSignup, accountUpdateWebhook } from './helpers.js';
+import { completeSignup, issueCode, postWebhook, simNumbers, startHub, startSignup, accountUpdateWebhook } from '../onboarding/helpers.js';
 
 const keyA = { id: 'keyA', key: randomBytes(32) };
 const keyB = { id: 'keyB', key: randomBytes(32) };
