@@ -17,6 +17,7 @@ import { observeHttpDurations, opsRoutes } from './ops/ops.routes.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { signupRoutes } from './onboarding/signup.routes.js';
 import type { GraphApiClient } from './providers/meta/graph.client.js';
+import { EgressGuard } from './shared/egress.js';
 import type { TokenCipher } from './shared/token-cipher.js';
 import type { Simulator } from './simulator/meta/simulator.js';
 import type { TwilioSimulator } from './simulator/twilio/simulator.js';
@@ -36,6 +37,7 @@ import { requireApiKey } from './http/auth.js';
 import { authenticateRequest } from './sessions/request-auth.js';
 import { registerErrorHandler, toErrorResponse } from './http/errors.js';
 import { registerWebUi } from './http/web-ui.js';
+import { requestLogger } from './http/log-redaction.js';
 import { useSchemasForDocsOnly } from './http/openapi.js';
 import { registerOpenApiDocs } from './http/openapi-docs.js';
 import { rejectUnstorableInput } from './http/validation.js';
@@ -77,6 +79,10 @@ export interface AppOptions {
   rateLimit?: RateLimitOptions;
   /** Group commit of inbound webhooks. Default: 100 webhooks per transaction, 2 transactions at once. */
   inboundBatch?: InboundBatcherOptions;
+  /** WEBHOOK_STORE_MAX_ATTEMPTS: failed stores of one webhook body before it becomes a dead letter `store_failed`. Default 5. */
+  webhookStoreMaxAttempts?: number;
+  /** Which event-subscription URLs are allowed (SSRF). Default: https to public addresses only. */
+  egress?: EgressGuard;
 }
 
 /** Request ids: the caller's `X-Request-Id` when sane, else a uuid; echoed back and logged as correlation id. */
@@ -92,7 +98,8 @@ export const OTP_KEY_LABEL = 'wahub otp code hash v1';
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Request lines show the URL without its secret query parameters (hub.verify_token).
+    loggerInstance: requestLogger(options.logger) as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     logController: new WahubLogController(),
     bodyLimit: 1024 * 1024,
@@ -114,7 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const ingest = new InboundBatcher(options.db, options.inboundBatch);
   // Runs once the server stopped taking requests: webhooks already acknowledged-to-be are committed first.
   app.addHook('onClose', async () => ingest.drain());
-  await app.register(inboundRoutes, { ingest, db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken });
+  await app.register(inboundRoutes, { ingest, db: options.db, appSecret: options.meta.appSecret, verifyToken: options.meta.verifyToken, storeMaxAttempts: options.webhookStoreMaxAttempts });
   const events = new EventStreamHub({ db: options.db, listenUrl: options.databaseUrl, logger: options.logger, pollIntervalMs: options.streamPollIntervalMs });
   app.addHook('onClose', async () => events.close());
   // Login is the one unauthenticated /v1 write: a much lower limit per IP stops password guessing.
@@ -138,12 +145,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher, queueDepths: countQueuedMessagesByNumber });
-    await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher });
+    await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher, egress: options.egress ?? new EgressGuard() });
     await api.register(clientsRoutes, { db: options.db });
     await api.register(endUsersRoutes, {
       db: options.db,
       onQueued: options.onMessageQueued,
-      otp: options.otp ?? { hashKey: options.cipher.deriveKey(OTP_KEY_LABEL), templateName: 'verification_code', templateLanguage: 'en_US' },
+      otp: options.otp ?? {
+        hashKey: options.cipher.deriveKey(OTP_KEY_LABEL), verifyKeys: options.cipher.deriveKeys(OTP_KEY_LABEL), templateName: 'verification_code', templateLanguage: 'en_US',
+      },
     });
     if (options.graph) {
       await api.register(signupRoutes, {

@@ -16,6 +16,8 @@ import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
 import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
+import { purgeExpiredRows } from './ops/retention.service.js';
+import { EgressGuard } from './shared/egress.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
 import { EventRelay } from './events/relay.js';
@@ -92,6 +94,7 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
   return [
     { name: 'event_retention', run: async () => ({ deleted: await purgePublishedEvents(db, config.events.retentionDays) }) },
     { name: 'otp_clean_up', run: () => cleanUpOtps(db) },
+    { name: 'retention', run: () => purgeExpiredRows(db, config.retention) },
     ...(config.maintenance.inactiveDays === undefined ? [] : [{
       name: 'client_retention',
       run: async () => ({ ...(await purgeInactiveClients(db, {
@@ -114,7 +117,7 @@ async function startEventWorkers(runtime: Runtime) {
     logger.info('NATS_URL is unset: domain events go to HTTP event subscriptions only');
   }
   const deliverer = new EventDeliverer({
-    db, cipher, logger: logger.child({ component: 'event_deliverer' }), timeoutMs: config.events.deliveryTimeoutMs,
+    db, cipher, egress: new EgressGuard(config.events.subscriptionAllowList), logger: logger.child({ component: 'event_deliverer' }), timeoutMs: config.events.deliveryTimeoutMs,
     retryBaseMs: config.events.deliveryRetryBaseMs, retryMaxMs: config.events.deliveryRetryMaxMs, giveUpMs: config.events.deliveryGiveUpMs,
     pollIntervalMs: config.events.pollIntervalMs,
   });
@@ -255,7 +258,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         },
         onMessageQueued: dispatcher ? () => dispatcher?.notify() : undefined,
         otp: {
-          hashKey: config.otp.hashKey ?? cipher.deriveKey(OTP_KEY_LABEL), templateName: config.otp.templateName, templateLanguage: config.otp.templateLanguage,
+          hashKey: config.otp.hashKey ?? cipher.deriveKey(OTP_KEY_LABEL), verifyKeys: config.otp.hashKey ? [config.otp.hashKey] : cipher.deriveKeys(OTP_KEY_LABEL), templateName: config.otp.templateName, templateLanguage: config.otp.templateLanguage,
         },
         loops,
         publicBaseUrl: config.publicBaseUrl,
@@ -263,6 +266,8 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         isShuttingDown: () => shuttingDown,
         rateLimit: { perMinute: config.rateLimitPerMinute },
         inboundBatch: config.inboundBatch,
+        egress: new EgressGuard(config.events.subscriptionAllowList),
+        webhookStoreMaxAttempts: config.webhookStoreMaxAttempts,
       });
       await reservation?.release();
       await app.listen({ port, host: config.host });

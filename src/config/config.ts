@@ -8,6 +8,8 @@
  * are then required.
  */
 import { z } from 'zod';
+import { type OutboxConfig, outboxConfig, outboxEnv, outboxProblems } from './outbox.config.js';
+import { type RetentionConfig, retentionConfig, retentionEnv } from './retention.config.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
@@ -99,6 +101,9 @@ const envSchema = z.object({
   EVENT_DELIVERY_RETRY_MAX_MS: positiveInt(3_600_000),
   /** A delivery still failing this long after it was created is dead-lettered, ms. Default 86400000 (24 h). */
   EVENT_DELIVERY_GIVE_UP_MS: positiveInt(86_400_000),
+  /** Event-subscription targets allowed over http or at non-public addresses (host names, IPs, CIDR ranges; shared/egress.ts). Default none. */
+  EVENT_SUBSCRIPTION_ALLOW_LIST: z.string().default('').transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .refine((entries) => entries.every((entry) => /^[A-Za-z0-9.:_-]+(\/\d{1,3})?$/.test(entry)), 'must be comma-separated host names, IP addresses or CIDR ranges'),
   /** Period of the worker's maintenance jobs (event retention, client retention, OTP clean-up), ms. Default 3600000. */
   MAINTENANCE_INTERVAL_MS: positiveInt(3_600_000),
   /** Clients inactive for this many days are purged by the worker. Unset: no scheduled purge. */
@@ -112,22 +117,6 @@ const envSchema = z.object({
   OTP_TEMPLATE_NAME: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name (a-z, 0-9, _)').default('verification_code'),
   /** Language of the default OTP template. Default en_US. */
   OTP_TEMPLATE_LANGUAGE: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must look like en_US').default('en_US'),
-  /** Outbox lease time-to-live, ms. Default 60000. */
-  OUTBOX_LEASE_TTL_MS: positiveInt(60_000),
-  /** Lease refresh period for rows in flight, ms; below half the TTL. Default a third of OUTBOX_LEASE_TTL_MS. */
-  OUTBOX_LEASE_REFRESH_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional()),
-  /** Rows claimed per dispatcher round. Default 100. */
-  OUTBOX_BATCH_SIZE: positiveInt(100),
-  /** Rows one worker holds at once (waiting for a send slot or in flight). Default 2000. */
-  OUTBOX_MAX_IN_FLIGHT: positiveInt(2_000),
-  /** Dispatcher poll interval when idle, ms. Default 250. */
-  OUTBOX_POLL_INTERVAL_MS: positiveInt(250),
-  /** Delivery attempts before a retryable failure becomes permanent. Default 8. */
-  OUTBOX_MAX_ATTEMPTS: positiveInt(8),
-  /** First retry delay, ms (doubles each attempt, with jitter). Default 1000. */
-  OUTBOX_RETRY_BASE_MS: positiveInt(1_000),
-  /** A recipient still pair-rate-limited (Meta 131056) this long after the message was queued fails it, ms. Default 86400000 (24 h). */
-  OUTBOX_PAIR_RATE_LIMIT_MAX_MS: positiveInt(86_400_000),
   /** `/v1` requests per minute per API key (per client IP without a valid key), per process; 0 disables. Default 6000. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
   /** Most webhooks committed together in one inbound transaction (group commit). Default 100; 1 = one transaction per webhook. */
@@ -139,6 +128,8 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+,\d+,\d+$/, 'must be three comma-separated integers (ms)')
     .default('500,1500,3000'),
+  ...retentionEnv,
+  ...outboxEnv,
 });
 
 export interface TokenKey {
@@ -146,7 +137,7 @@ export interface TokenKey {
   key: Buffer;
 }
 
-export interface Config {
+export interface Config extends RetentionConfig {
   mode: 'sandbox' | 'production';
   databaseUrl: string | undefined;
   databasePoolSize: number;
@@ -187,6 +178,8 @@ export interface Config {
     deliveryRetryBaseMs: number;
     deliveryRetryMaxMs: number;
     deliveryGiveUpMs: number;
+    /** EVENT_SUBSCRIPTION_ALLOW_LIST entries (see shared/egress.ts). */
+    subscriptionAllowList: string[];
   };
   maintenance: { intervalMs: number; inactiveDays: number | undefined };
   otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
@@ -194,16 +187,7 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Group commit of inbound webhooks (InboundBatcher). */
   inboundBatch: { maxBatchSize: number; maxConcurrentBatches: number };
-  outbox: {
-    leaseTtlMs: number;
-    leaseRefreshMs: number;
-    batchSize: number;
-    maxInFlight: number;
-    pollIntervalMs: number;
-    maxAttempts: number;
-    retryBaseMs: number;
-    pairRateLimitMaxMs: number;
-  };
+  outbox: OutboxConfig;
   sandbox: { statusDelaysMs: { sentMs: number; deliveredMs: number; readMs: number } };
 }
 
@@ -230,10 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!values.META_VERIFY_TOKEN) problems.push('META_VERIFY_TOKEN: required when META_APP_SECRET is set');
     if (!values.TOKEN_ENCRYPTION_KEYS) problems.push('TOKEN_ENCRYPTION_KEYS: required when META_APP_SECRET is set');
   }
-  // A refresh must land well before expiry: at half the TTL one slow refresh already loses the lease.
-  if (values?.OUTBOX_LEASE_REFRESH_MS !== undefined && values.OUTBOX_LEASE_REFRESH_MS >= values.OUTBOX_LEASE_TTL_MS / 2) {
-    problems.push(`OUTBOX_LEASE_REFRESH_MS: must be below half of OUTBOX_LEASE_TTL_MS (${values.OUTBOX_LEASE_TTL_MS} ms)`);
-  }
+  if (values) problems.push(...outboxProblems(values));
   if (!values || problems.length > 0) throw new ConfigError(problems);
   const mode = values.META_APP_SECRET === undefined ? 'sandbox' : 'production';
   const [sentMs, deliveredMs, readMs] = values.SANDBOX_STATUS_DELAYS_MS.split(',').map(Number) as [number, number, number];
@@ -273,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deliveryRetryBaseMs: values.EVENT_DELIVERY_RETRY_BASE_MS,
       deliveryRetryMaxMs: values.EVENT_DELIVERY_RETRY_MAX_MS,
       deliveryGiveUpMs: values.EVENT_DELIVERY_GIVE_UP_MS,
+      subscriptionAllowList: values.EVENT_SUBSCRIPTION_ALLOW_LIST,
     },
     maintenance: { intervalMs: values.MAINTENANCE_INTERVAL_MS, inactiveDays: values.RETENTION_INACTIVE_DAYS },
     otp: {
@@ -282,16 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
     inboundBatch: { maxBatchSize: values.INBOUND_BATCH_MAX_WEBHOOKS, maxConcurrentBatches: values.INBOUND_BATCH_CONCURRENCY },
-    outbox: {
-      leaseTtlMs: values.OUTBOX_LEASE_TTL_MS,
-      leaseRefreshMs: values.OUTBOX_LEASE_REFRESH_MS ?? Math.floor(values.OUTBOX_LEASE_TTL_MS / 3),
-      batchSize: values.OUTBOX_BATCH_SIZE,
-      maxInFlight: values.OUTBOX_MAX_IN_FLIGHT,
-      pollIntervalMs: values.OUTBOX_POLL_INTERVAL_MS,
-      maxAttempts: values.OUTBOX_MAX_ATTEMPTS,
-      retryBaseMs: values.OUTBOX_RETRY_BASE_MS,
-      pairRateLimitMaxMs: values.OUTBOX_PAIR_RATE_LIMIT_MAX_MS,
-    },
     sandbox: { statusDelaysMs: { sentMs, deliveredMs, readMs } },
+    ...retentionConfig(values),
+    outbox: outboxConfig(values),
   };
 }

@@ -243,6 +243,8 @@ export interface OutboxEventsTable {
   correlation_id: string | null;
   created_at: Timestamp;
   published_at: NullableTimestamp;
+  /** When the event's HTTP deliveries were created (migration 0011): the subscriptions' cursor, apart from NATS. */
+  deliveries_created_at: NullableTimestamp;
   /** Commit-ordered position stamped by the relay when it publishes (migration 0005). */
   stream_position: ColumnType<string | null, string | null | undefined, string | null>;
   /** Insertion order (identity); the relay publishes one aggregate's events in this order. */
@@ -347,6 +349,16 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
+/** How often storing one signed webhook failed (migration 0011): keyed by provider and sha256 of the raw body. */
+export interface WebhookStoreFailuresTable {
+  provider: string;
+  body_hash: string;
+  attempts: Generated<number>;
+  last_error: string;
+  first_failed_at: Generated<Timestamp>;
+  last_failed_at: Generated<Timestamp>;
+}
+
 export interface OperatorSessionsTable {
   id: Generated<string>;
   org_id: string;
@@ -400,6 +412,7 @@ export interface Database {
   oauth_states: OAuthStatesTable;
   account_events: AccountEventsTable;
   audit_log: AuditLogTable;
+  webhook_store_failures: WebhookStoreFailuresTable;
   operator_sessions: OperatorSessionsTable;
   thread_reads: ThreadReadsTable;
   quick_replies: QuickRepliesTable;

@@ -29,6 +29,11 @@ import { recordRegistrationIfComplete } from './registration.js';
 export interface OtpSettings {
   /** Key of the code hashes (OTP_HASH_KEY, or derived from the token encryption key). */
   hashKey: Buffer;
+  /**
+   * Keys a code is also checked with (derived from older token keys), so rotating
+   * TOKEN_ENCRYPTION_KEYS does not invalidate codes already sent. Default: `[hashKey]`.
+   */
+  verifyKeys?: Buffer[];
   /** Default authentication template when the organization has none. */
   templateName: string;
   templateLanguage: string;
@@ -125,7 +130,7 @@ export async function verifyOtp(
     if (!contact) throw notFound('contact');
     const attempt = await repo.countAttempt(tx, orgId, contactId, OTP_MAX_ATTEMPTS);
     if (!attempt) throw new AppError('otp_not_requested', 'no code was sent to this contact');
-    const valid = attempt.counted && /^\d{6}$/.test(code) && otpCodeMatches(settings.hashKey, attempt.id, code, attempt.code_hash);
+    const valid = attempt.counted && /^\d{6}$/.test(code) && (settings.verifyKeys ?? [settings.hashKey]).some((key) => otpCodeMatches(key, attempt.id, code, attempt.code_hash));
     if (!valid) return { error: refusal(attempt) };
     if (!(await repo.consumeChallenge(tx, attempt.id))) return { error: refusal({ ...attempt, counted: false, consumed: true }) };
     const verified = await repo.markVerified(tx, orgId, contactId);

@@ -14,8 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import type { Db } from '../db/database.js';
+import type { EgressGuard } from '../shared/egress.js';
 import { toError } from '../shared/errors.js';
 import { PollingLoop } from '../shared/polling-loop.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
@@ -26,6 +27,8 @@ export interface DelivererOptions {
   db: Db;
   cipher: TokenCipher;
   logger: Logger;
+  /** Which addresses a delivery may reach (SSRF): checked on every connection, after DNS. */
+  egress: EgressGuard;
   /** Timeout of one POST, ms (EVENT_DELIVERY_TIMEOUT_MS, default 10 000). */
   timeoutMs: number;
   /** First retry delay, ms (default 10 000); doubles per attempt. */
@@ -63,10 +66,13 @@ export function deliveryBody(delivery: repo.ClaimedDelivery, timestamp: number):
 }
 
 export class EventDeliverer extends PollingLoop {
+  private readonly dispatcher: Dispatcher;
+
   constructor(private readonly options: DelivererOptions) {
     super({
       logger: options.logger, pollIntervalMs: options.pollIntervalMs, failureMessage: 'event delivery round failed; retrying', logContext: { worker: randomUUID() },
     });
+    this.dispatcher = options.egress.dispatcher({ connectTimeoutMs: options.timeoutMs });
   }
 
   /** Runs one round. @returns deliveries attempted */
@@ -84,6 +90,7 @@ export class EventDeliverer extends PollingLoop {
     try {
       const response = await request(delivery.url, {
         method: 'POST',
+        dispatcher: this.dispatcher,
         body,
         headers: {
           'content-type': 'application/json',

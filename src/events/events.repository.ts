@@ -124,16 +124,27 @@ export interface OutboxEvent {
   metadata: Record<string, unknown>;
   correlation_id: string | null;
   created_at: Date;
+  /** Set once its HTTP deliveries exist (null: not yet). */
+  deliveries_created_at: Date | null;
 }
+
+/** Which relay cursor a claim follows: NATS publication, or the HTTP deliveries' creation. */
+export type RelayCursor = 'published' | 'deliveries';
+
+const AWAITING: Record<RelayCursor, ReturnType<typeof sql.raw>> = {
+  published: sql.raw('published_at IS NULL'),
+  // Every event with deliveries_created_at null is unpublished too: the first test uses the unpublished index.
+  deliveries: sql.raw('published_at IS NULL AND deliveries_created_at IS NULL'),
+};
 
 /**
  * Locks up to `limit` unpublished events, oldest (`seq`) first, skipping rows another relay holds.
  * The caller keeps the transaction open while it publishes, then stamps them with markPublished.
  */
-export async function claimUnpublishedEvents(tx: Tx, limit: number): Promise<OutboxEvent[]> {
+export async function claimUnpublishedEvents(tx: Tx, limit: number, cursor: RelayCursor = 'published'): Promise<OutboxEvent[]> {
   const result = await sql<OutboxEvent>`
-    SELECT id, seq, org_id, aggregate_id, aggregate_type, event_type, event_version, payload, metadata, correlation_id, created_at
-    FROM outbox_events WHERE published_at IS NULL
+    SELECT id, seq, org_id, aggregate_id, aggregate_type, event_type, event_version, payload, metadata, correlation_id, created_at, deliveries_created_at
+    FROM outbox_events WHERE ${AWAITING[cursor]}
     ORDER BY seq LIMIT ${limit}
     FOR UPDATE SKIP LOCKED`.execute(tx);
   return result.rows;
@@ -152,11 +163,11 @@ export async function tryLockAggregates(tx: Tx, aggregateIds: string[]): Promise
  * For each aggregate, the lowest `seq` of an unpublished event that is NOT among `claimedIds` (one
  * another relay holds, or one beyond the batch). Claimed events at or after it must wait.
  */
-export async function findUnclaimedEarliest(tx: Tx, aggregateIds: string[], claimedIds: string[]): Promise<Map<string, bigint>> {
+export async function findUnclaimedEarliest(tx: Tx, aggregateIds: string[], claimedIds: string[], cursor: RelayCursor = 'published'): Promise<Map<string, bigint>> {
   if (aggregateIds.length === 0) return new Map();
   const result = await sql<{ aggregate_id: string; seq: string }>`
     SELECT aggregate_id, min(seq) AS seq FROM outbox_events
-    WHERE published_at IS NULL AND aggregate_id = ANY(${aggregateIds}::uuid[]) AND NOT (id = ANY(${claimedIds}::uuid[]))
+    WHERE ${AWAITING[cursor]} AND aggregate_id = ANY(${aggregateIds}::uuid[]) AND NOT (id = ANY(${claimedIds}::uuid[]))
     GROUP BY aggregate_id`.execute(tx);
   return new Map(result.rows.map((row) => [row.aggregate_id, BigInt(row.seq)]));
 }
@@ -179,6 +190,12 @@ export async function insertDeliveriesFor(tx: Tx, eventIds: string[]): Promise<n
   return Number(result.numAffectedRows ?? 0);
 }
 
+/** Stamps events whose HTTP deliveries were created while NATS did not acknowledge them. */
+export async function markDeliveriesCreated(tx: Tx, eventIds: string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await sql`UPDATE outbox_events SET deliveries_created_at = now() WHERE id = ANY(${eventIds}::uuid[]) AND deliveries_created_at IS NULL`.execute(tx);
+}
+
 /**
  * Marks events published, in the given (publish) order: under STREAM_POSITION_LOCK_KEY, each gets
  * `stream_position = nextval('outbox_events_stream_position_seq')`, then `NOTIFY wahub_events` once
@@ -194,7 +211,8 @@ export async function markPublished(tx: Tx, eventIds: string[]): Promise<void> {
       SELECT x.id, nextval('outbox_events_stream_position_seq') AS position
       FROM unnest(${eventIds}::uuid[]) WITH ORDINALITY AS x(id, ord)
     )
-    UPDATE outbox_events e SET published_at = now(), stream_position = positions.position
+    UPDATE outbox_events e SET published_at = now(), stream_position = positions.position,
+      deliveries_created_at = coalesce(e.deliveries_created_at, now())
     FROM positions WHERE e.id = positions.id AND e.published_at IS NULL
     RETURNING e.org_id`.execute(tx);
   const orgIds = [...new Set(result.rows.map((row) => row.org_id))].sort();

@@ -10,10 +10,16 @@
  *    the events of one aggregate are published one relay at a time, in `seq` order;
  * 3. publish to JetStream (when NATS_URL is set): aggregates in parallel, each aggregate's events
  *    one after another; an aggregate whose publish fails stops there (its later events wait);
- * 4. create the HTTP deliveries of the published events (`event_deliveries`, delivered by
- *    deliverer.ts with retries), then stamp `published_at` and `stream_position` under the
- *    stream-position lock and NOTIFY `wahub_events` (events.repository.ts markPublished); commit.
- * `published_at` is therefore set only after the broker acknowledged. A relay killed mid-batch
+ * 4. create the HTTP deliveries (`event_deliveries`, delivered by deliverer.ts with retries) of the
+ *    published events and of the events the HTTP cursor claimed, then stamp `published_at` and
+ *    `stream_position` under the stream-position lock and NOTIFY `wahub_events`
+ *    (events.repository.ts markPublished); commit.
+ * `published_at` is therefore set only after the broker acknowledged. The HTTP subscriptions have a
+ * cursor of their own (`deliveries_created_at`): each round also claims, in the same order and
+ * under the same aggregate locks, the oldest events whose deliveries do not exist yet, and creates
+ * them whatever NATS answered. In steady state both cursors claim the same rows and one UPDATE
+ * stamps both; during a NATS outage the NATS cursor waits on its oldest events while HTTP
+ * subscribers keep receiving, and NATS catches up in `seq` order when it returns. A relay killed mid-batch
  * leaves its events unpublished; the next round publishes them again with the same `Nats-Msg-Id`,
  * which JetStream drops as duplicates.
  */
@@ -70,23 +76,32 @@ export class EventRelay extends PollingLoop {
     }
   }
 
+  /** @returns events published to NATS plus events fanned out to HTTP alone (0: nothing to do) */
   private async round(tx: Tx): Promise<number> {
-    const claimed = await repo.claimUnpublishedEvents(tx, this.options.batchSize);
+    const claimed = await repo.claimUnpublishedEvents(tx, this.options.batchSize, 'published');
     if (claimed.length === 0) return 0;
-    const ready = await this.inOrder(tx, claimed);
+    const ready = await this.inOrder(tx, claimed, 'published');
+    // Without NATS the two cursors are one: publish() acknowledges everything.
+    const awaitingDeliveries = this.options.publisher
+      ? await this.inOrder(tx, await repo.claimUnpublishedEvents(tx, this.options.batchSize, 'deliveries'), 'deliveries')
+      : [];
     const published = await this.publish(ready);
-    if (published.length === 0) return 0;
-    const deliveries = await repo.insertDeliveriesFor(tx, published);
+    const publishedIds = new Set(published);
+    const fannedOutOnly = awaitingDeliveries.map((event) => event.id).filter((id) => !publishedIds.has(id));
+    const unfannedPublished = ready.filter((event) => publishedIds.has(event.id) && event.deliveries_created_at === null).map((event) => event.id);
+    const deliveries = await repo.insertDeliveriesFor(tx, [...new Set([...fannedOutOnly, ...unfannedPublished])]);
+    await repo.markDeliveriesCreated(tx, fannedOutOnly);
     await repo.markPublished(tx, published);
     if (deliveries > 0) queueMicrotask(() => this.options.onDeliveries?.());
-    return published.length;
+    return published.length + fannedOutOnly.length;
   }
 
-  /** The claimed events this relay may publish now without breaking an aggregate's order. */
-  private async inOrder(tx: Tx, claimed: repo.OutboxEvent[]): Promise<repo.OutboxEvent[]> {
+  /** The claimed events this relay may handle now without breaking an aggregate's order on that cursor. */
+  private async inOrder(tx: Tx, claimed: repo.OutboxEvent[], cursor: repo.RelayCursor): Promise<repo.OutboxEvent[]> {
+    if (claimed.length === 0) return [];
     const locked = await repo.tryLockAggregates(tx, [...new Set(claimed.map((event) => event.aggregate_id))]);
     const mine = claimed.filter((event) => locked.has(event.aggregate_id));
-    const blockedFrom = await repo.findUnclaimedEarliest(tx, [...locked], mine.map((event) => event.id));
+    const blockedFrom = await repo.findUnclaimedEarliest(tx, [...locked], mine.map((event) => event.id), cursor);
     return mine.filter((event) => {
       const limit = blockedFrom.get(event.aggregate_id);
       return limit === undefined || BigInt(event.seq) < limit;

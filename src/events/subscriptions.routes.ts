@@ -10,6 +10,7 @@ import { describeRoute, idParams } from '../http/openapi.js';
 import { parseInput, requireUuid } from '../http/validation.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
 import { AppError, notFound } from '../shared/errors.js';
+import type { EgressGuard } from '../shared/egress.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import {
   createdSubscriptionSchema, createSubscriptionSchema, deliveriesQuerySchema, deliveryPageSchema, deliveryParams, retriedDeliverySchema,
@@ -26,19 +27,20 @@ function adminOf(request: FastifyRequest): Principal {
 const tags = ['events'];
 
 /** Registers the event subscriptions routes (behind the `/v1` authentication hook). */
-export async function eventSubscriptionsRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher }): Promise<void> {
-  const { db, cipher } = options;
+export async function eventSubscriptionsRoutes(app: FastifyInstance, options: { db: Db; cipher: TokenCipher; egress: EgressGuard }): Promise<void> {
+  const { db, cipher, egress } = options;
 
   app.post('/v1/event-subscriptions', {
     schema: describeRoute('POST', {
       summary: 'Subscribe a URL to domain events (owners and admins)', tags,
-      description: 'Answers the signing secret once; it is stored encrypted. Deliveries are retried with backoff for 24 hours, then dead-lettered.',
-      body: createSubscriptionSchema, responses: { 201: createdSubscriptionSchema }, errors: ['forbidden'],
+      description: 'Answers the signing secret once; it is stored encrypted. Deliveries are retried with backoff for 24 hours, then dead-lettered. '
+        + 'The URL must be https and reach only public addresses (422 `url_not_allowed`), checked again at every delivery.',
+      body: createSubscriptionSchema, responses: { 201: createdSubscriptionSchema }, errors: ['forbidden', 'url_not_allowed'],
     }),
   }, async (request, reply) => {
     const { orgId } = adminOf(request);
     const body = parseInput(createSubscriptionSchema, request.body);
-    const created = await service.createSubscription(db, cipher, { orgId, url: body.url, eventTypes: body.event_types, description: body.description ?? null });
+    const created = await service.createSubscription(db, cipher, egress, { orgId, url: body.url, eventTypes: body.event_types, description: body.description ?? null });
     return reply.status(201).send(created);
   });
 

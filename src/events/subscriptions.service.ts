@@ -5,6 +5,7 @@
 import type { Db } from '../db/database.js';
 import type { EventDeliveryState } from '../db/schema.js';
 import { AppError, notFound } from '../shared/errors.js';
+import type { EgressGuard } from '../shared/egress.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { generateSubscriptionSecret } from './signature.js';
 import * as repo from './subscriptions.repository.js';
@@ -26,12 +27,16 @@ export function presentSubscription(row: SubscriptionRow): SubscriptionJson {
 /**
  * Creates a subscription. @returns it with its `secret` (shown this once)
  * @param eventTypes event types (docs/API.md), or `["*"]` for all
+ * @param egress refuses URLs that are not https or reach non-public addresses (SSRF)
+ * @throws AppError url_not_allowed
  */
 export async function createSubscription(
   db: Db,
   cipher: TokenCipher,
+  egress: EgressGuard,
   input: { orgId: string; url: string; eventTypes: string[]; description: string | null },
 ): Promise<SubscriptionJson & { secret: string }> {
+  await egress.checkUrl(input.url);
   const secret = generateSubscriptionSecret();
   const sealed = cipher.encrypt(secret);
   const row = await repo.insertSubscription(db, {

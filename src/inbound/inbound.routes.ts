@@ -14,7 +14,9 @@ import { META_SIGNATURE_HEADER, verifyMetaSignature } from '../providers/meta/si
 import { parseMetaWebhook } from '../providers/meta/webhook.parser.js';
 import { recordDeadLetter } from '../ops/dead-letters.service.js';
 import { metrics } from '../ops/metrics.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, toError } from '../shared/errors.js';
+import { isDatabaseUnavailableError } from '../db/errors.js';
+import { noteStoreFailure } from '../ops/store-failures.service.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import type { InboundBatcher } from './ingest-batcher.js';
 import { metaWebhookSchemas } from './webhooks.schema.js';
@@ -34,6 +36,8 @@ export interface InboundRoutesOptions {
   appSecret: string;
   /** The verify token of the App Dashboard; undefined disables the handshake (403). */
   verifyToken: string | undefined;
+  /** Failed stores of one body (not a database outage) before it is kept as `store_failed` and answered 200. Default 5. */
+  storeMaxAttempts?: number;
 }
 
 /**
@@ -93,7 +97,19 @@ export async function inboundRoutes(app: FastifyInstance, options: InboundRoutes
       });
       throw new AppError('invalid_json', 'webhook body is not valid JSON');
     }
-    const summary = await options.ingest.submit(parseMetaWebhook(body), request.id);
+    let summary;
+    try {
+      summary = await options.ingest.submit(parseMetaWebhook(body), request.id);
+    } catch (thrown) {
+      const error = toError(thrown);
+      // An outage answers 503 (Meta retries); anything else is counted and, repeated, kept.
+      if (isDatabaseUnavailableError(error)) throw error;
+      const kept = await noteStoreFailure(options.db, { provider: 'meta', rawBody: text, error, correlationId: request.id, maxAttempts: options.storeMaxAttempts ?? 5 })
+        .catch(() => false);
+      if (!kept) throw error;
+      request.log.error({ err: error }, 'meta webhook kept as dead letter store_failed after repeated failures');
+      return reply.status(200).send({ ok: true });
+    }
     recordIngest(summary);
     request.log.info({ webhook: summary }, 'meta webhook stored');
     return reply.status(200).send({ ok: true });

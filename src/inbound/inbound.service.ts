@@ -52,7 +52,15 @@ async function ingestStatus(ctx: IngestContext, item: ParsedStatus): Promise<voi
 async function applyFieldEvent(ctx: IngestContext, item: ParsedFieldEvent): Promise<void> {
   const value = item.value as Record<string, unknown> | null;
   if (item.field === 'account_update' && value && typeof value === 'object') {
-    await applyAccountUpdate(ctx.tx, item.entryId, value);
+    const outcome = await applyAccountUpdate(ctx.tx, item.entryId, value);
+    if (outcome === 'ambiguous') {
+      const wabaId = String((value.waba_info as { waba_id?: unknown } | undefined)?.waba_id ?? '') || null;
+      await deadLetter(ctx, {
+        provider: 'meta', reason: 'ambiguous_partner', detail: 'PARTNER_ADDED: not exactly one organization has a pending Embedded Signup that can own this WABA; nothing was linked',
+        wabaId, phoneNumberId: null, field: item.field, raw: value,
+      });
+      return;
+    }
     ctx.summary.fieldEventsApplied++;
     return;
   }

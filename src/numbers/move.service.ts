@@ -11,7 +11,7 @@ import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import { insertAuditLog } from '../tenancy/audit-log.repository.js';
 import { findConnectedPhoneNumber } from './inbound-routing.repository.js';
-import { disconnectWaba, findConnectedWaba, listWabaNumbers } from './wabas.repository.js';
+import { disconnectWaba, listWabaNumbers, lockConnectedWaba } from './wabas.repository.js';
 import { inConnectionTransaction, saveConnection } from './numbers.service.js';
 
 export interface MoveInput {
@@ -37,7 +37,9 @@ export async function moveNumber(db: Db, cipher: TokenCipher, input: MoveInput) 
   const wabaId = current.waba_id;
   if (wabaId === null) throw new AppError('validation_failed', `phone_number_id ${input.phoneNumberId} is a ${current.provider} number without a WABA; disconnect it and add it to the other organization`);
   return inConnectionTransaction(db, { orgId: input.toOrgId, wabaId, phoneNumberId: input.phoneNumberId, cipher }, async (tx) => {
-    const waba = await findConnectedWaba(tx, wabaId);
+    // Locked, not read: two moves from the same source serialise here, and the second finds the
+    // WABA already disconnected there (or connected elsewhere) and stops with a conflict.
+    const waba = await lockConnectedWaba(tx, wabaId);
     if (!waba || waba.org_id !== current.org_id) throw new AppError('conflict', 'the number changed while moving; run the command again');
     const numbers = await listWabaNumbers(tx, waba.id);
     await disconnectWaba(tx, waba.id);

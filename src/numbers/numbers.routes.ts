@@ -34,6 +34,7 @@ export async function numbersRoutes(app: FastifyInstance, options: NumbersRoutes
       data: rows.map((row) => ({
         ...row,
         registered_at: row.registered_at?.toISOString() ?? null,
+        token_expires_at: row.token_expires_at?.toISOString() ?? null,
         created_at: row.created_at.toISOString(),
       })),
     };

@@ -33,6 +33,7 @@ export const phoneNumberSchema = z.object({
   throughput_mps: z.number().int(),
   status: z.enum(['active', 'reauth_required', 'disconnected']),
   registered_at: z.string().nullable().describe('ISO-8601 UTC'),
+  token_expires_at: z.string().nullable().describe("ISO-8601 UTC: when the access token expires (Meta's debug_token); null: never, or unknown for a token connected by hand"),
   created_at: z.string().describe('ISO-8601 UTC'),
   queue_depth: z.number().int().describe('outbox rows not finished yet (pending, leased or parked)'),
 });

@@ -30,6 +30,8 @@ export interface ConnectPhoneNumberInput {
   verifiedName?: string | null;
   /** Operator to grant access to the WABA, if any. */
   operatorId?: string;
+  /** The token's expiry (`debug_token` `expires_at`, Embedded Signup); null or absent: never, or unknown. */
+  tokenExpiresAt?: Date | null;
   /** Meta business portfolio that owns the WABA, when known (Embedded Signup). */
   ownerBusinessId?: string | null;
   /** GREEN | YELLOW | RED | NA, when known. */
@@ -84,6 +86,7 @@ export async function saveConnection(tx: Tx, cipher: TokenCipher, input: Connect
     accessTokenCiphertext: token.ciphertext,
     accessTokenKeyId: token.keyId,
     registered: input.registered ?? false,
+    tokenExpiresAt: input.tokenExpiresAt ?? null,
   });
   if (input.operatorId) await grantWabaAccess(tx, { orgId: input.orgId, operatorId: input.operatorId, wabaRef: waba.id });
   await recordEvent(tx, input.events ?? { correlationId: null, source: 'api' }, {

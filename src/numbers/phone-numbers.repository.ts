@@ -30,14 +30,16 @@ export async function upsertPhoneNumber(
     accessTokenCiphertext: string;
     accessTokenKeyId: string;
     registered: boolean;
+    /** The token's expiry from debug_token; null: never, or unknown (a token connected by hand). */
+    tokenExpiresAt: Date | null;
   },
 ): Promise<{ id: string; created: boolean }> {
   const result = await sql<{ id: string; created: boolean }>`
     INSERT INTO phone_numbers AS p (org_id, waba_ref, phone_number_id, display_phone_number, e164, verified_name, quality_rating,
-                                    throughput_mps, access_token_ciphertext, access_token_key_id, registered_at)
+                                    throughput_mps, access_token_ciphertext, access_token_key_id, registered_at, token_expires_at)
     VALUES (${values.orgId}, ${values.wabaRef}, ${values.phoneNumberId}, ${values.displayPhoneNumber}, ${values.e164}, ${values.verifiedName},
             ${values.qualityRating}, coalesce(${values.throughputMps}::integer, 80), ${values.accessTokenCiphertext}, ${values.accessTokenKeyId},
-            CASE WHEN ${values.registered} THEN now() END)
+            CASE WHEN ${values.registered} THEN now() END, ${values.tokenExpiresAt})
     ON CONFLICT (org_id, phone_number_id) DO UPDATE SET
       waba_ref = excluded.waba_ref,
       display_phone_number = excluded.display_phone_number,
@@ -47,6 +49,7 @@ export async function upsertPhoneNumber(
       throughput_mps = coalesce(${values.throughputMps}::integer, p.throughput_mps),
       access_token_ciphertext = excluded.access_token_ciphertext,
       access_token_key_id = excluded.access_token_key_id,
+      token_expires_at = excluded.token_expires_at,
       registered_at = coalesce(excluded.registered_at, p.registered_at),
       status = 'active',
       updated_at = now()
@@ -163,7 +166,7 @@ export async function listPhoneNumbers(db: Executor, orgId: string) {
     .select([
       'phone_numbers.id', 'phone_numbers.phone_number_id', 'wabas.waba_id', 'phone_numbers.provider', 'phone_numbers.display_phone_number',
       'phone_numbers.e164', 'phone_numbers.verified_name', 'phone_numbers.quality_rating', 'phone_numbers.messaging_limit_tier',
-      'phone_numbers.throughput_mps', 'phone_numbers.status', 'phone_numbers.registered_at', 'phone_numbers.created_at',
+      'phone_numbers.throughput_mps', 'phone_numbers.status', 'phone_numbers.registered_at', 'phone_numbers.token_expires_at', 'phone_numbers.created_at',
     ])
     .where('phone_numbers.org_id', '=', orgId)
     .orderBy('phone_numbers.created_at')

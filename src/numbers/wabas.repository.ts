@@ -44,6 +44,15 @@ export async function findConnectedWaba(db: Executor, wabaId: string) {
 }
 
 /**
+ * Locks the connected row of a WABA (`FOR UPDATE`) and returns it with its organization. A
+ * concurrent writer that disconnected it meanwhile makes PostgreSQL re-check the row after the
+ * wait, so a second mover finds nothing instead of the row it was about to take from.
+ */
+export async function lockConnectedWaba(tx: Tx, wabaId: string): Promise<{ id: string; org_id: string } | undefined> {
+  return tx.selectFrom('wabas').select(['id', 'org_id']).where('waba_id', '=', wabaId).where('disconnected_at', 'is', null).forUpdate().executeTakeFirst();
+}
+
+/**
  * Disconnects a WABA and its numbers and wipes their tokens (PARTNER_REMOVED, app uninstalled,
  * or a move to another organization). History (threads, messages) stays with the organization.
  * @returns the disconnected numbers' phone_number_ids

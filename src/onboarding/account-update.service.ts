@@ -2,8 +2,12 @@
  * `account_update` webhooks (PROTOCOL.md §2.4, §5.8, Meta webhooks reference account_update [M-AU]).
  * The customer's WABA is `value.waba_info.waba_id` — never `entry.id`, which is the partner's
  * business id for PARTNER_* events.
- * - PARTNER_ADDED: the WABA was shared with this app; it is linked to the organization and operator
- *   of the most recent unexpired Embedded Signup state (numbers and token come with the signup).
+ * - PARTNER_ADDED: the WABA was shared with this app; it is linked only when exactly one
+ *   organization has an unexpired Embedded Signup state that can own it (when several do, those
+ *   already holding a WABA of the same `owner_business_id` are preferred), to the operator of that
+ *   organization's newest state (numbers and token come with the signup). Otherwise the outcome is
+ *   `ambiguous` and the caller keeps the change as a dead letter (`ambiguous_partner`): a WABA is
+ *   never attached to a guessed tenant.
  * - PARTNER_REMOVED, PARTNER_APP_UNINSTALLED: the WABA's numbers are disconnected, tokens wiped.
  * - Every event is recorded in `account_events` (once per delivery content).
  */
@@ -13,9 +17,9 @@ import type { Tx } from '../db/database.js';
 import { SQLSTATE, sqlState } from '../db/errors.js';
 import { disconnectWaba, findConnectedWaba, grantWabaAccess, upsertWaba } from '../numbers/wabas.repository.js';
 import { insertAccountEvent } from './account-events.repository.js';
-import { findLatestUnexpiredOAuthState } from './oauth-states.repository.js';
+import { listPendingOAuthStates } from './oauth-states.repository.js';
 
-export type AccountUpdateOutcome = 'linked' | 'disconnected' | 'recorded' | 'duplicate';
+export type AccountUpdateOutcome = 'linked' | 'ambiguous' | 'disconnected' | 'recorded' | 'duplicate';
 
 interface WabaInfo {
   waba_id?: unknown;
@@ -24,9 +28,19 @@ interface WabaInfo {
 
 const DISCONNECTING_EVENTS = new Set(['PARTNER_REMOVED', 'PARTNER_APP_UNINSTALLED']);
 
-async function linkSharedWaba(tx: Tx, wabaId: string, ownerBusinessId: string | null): Promise<string | null> {
-  const state = await findLatestUnexpiredOAuthState(tx);
-  if (!state) return null;
+/** The one pending signup that can own a shared WABA (its organization's newest state), or null when none or several can. */
+async function findOwningSignup(tx: Tx, ownerBusinessId: string | null): Promise<{ org_id: string; operator_id: string } | null> {
+  const pending = await listPendingOAuthStates(tx, ownerBusinessId);
+  const sameBusiness = pending.filter((state) => state.owns_business);
+  const candidates = sameBusiness.length > 0 ? sameBusiness : pending;
+  if (new Set(candidates.map((state) => state.org_id)).size !== 1) return null;
+  return candidates[0]!;
+}
+
+/** @returns the organization linked, null when the WABA is connected elsewhere, or 'ambiguous' */
+async function linkSharedWaba(tx: Tx, wabaId: string, ownerBusinessId: string | null): Promise<string | null | 'ambiguous'> {
+  const state = await findOwningSignup(tx, ownerBusinessId);
+  if (!state) return 'ambiguous';
   // A WABA connected elsewhere must not fail the whole webhook transaction: try under a savepoint.
   await sql`SAVEPOINT link_waba`.execute(tx);
   try {
@@ -53,8 +67,9 @@ export async function applyAccountUpdate(tx: Tx, entryId: string | null, value: 
   let outcome: AccountUpdateOutcome = 'recorded';
   if (wabaId && event === 'PARTNER_ADDED') {
     const ownerBusinessId = typeof info.owner_business_id === 'string' ? info.owner_business_id : null;
-    orgId = await linkSharedWaba(tx, wabaId, ownerBusinessId);
-    if (orgId) outcome = 'linked';
+    const linked = await linkSharedWaba(tx, wabaId, ownerBusinessId);
+    if (linked === 'ambiguous') outcome = 'ambiguous';
+    else if (linked) [orgId, outcome] = [linked, 'linked'];
   } else if (wabaId) {
     const waba = await findConnectedWaba(tx, wabaId);
     orgId = waba?.org_id ?? null;

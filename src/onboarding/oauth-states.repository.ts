@@ -39,13 +39,18 @@ export async function consumeOAuthState(db: Executor, id: string): Promise<boole
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** The operator of the most recent unexpired state (PARTNER_ADDED webhooks are linked to it). */
-export async function findLatestUnexpiredOAuthState(db: Executor) {
+/**
+ * The unexpired signup states, newest first, each with whether its organization already holds a
+ * WABA of `ownerBusinessId` (what a PARTNER_ADDED webhook says about the customer). At most `limit`.
+ */
+export async function listPendingOAuthStates(db: Executor, ownerBusinessId: string | null, limit = 100) {
   return db
-    .selectFrom('oauth_states')
-    .select(['org_id', 'operator_id'])
-    .where(sql<boolean>`expires_at > now()`)
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+    .selectFrom('oauth_states as s')
+    .select(['s.org_id', 's.operator_id'])
+    .select(sql<boolean>`${ownerBusinessId}::text IS NOT NULL AND EXISTS (
+      SELECT 1 FROM wabas w WHERE w.org_id = s.org_id AND w.owner_business_id = ${ownerBusinessId}::text)`.as('owns_business'))
+    .where(sql<boolean>`s.expires_at > now()`)
+    .orderBy('s.created_at', 'desc')
+    .limit(limit)
+    .execute();
 }

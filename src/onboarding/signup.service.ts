@@ -80,6 +80,7 @@ async function claimState(context: SignupContext, principal: Principal, state: s
   const row = await findOAuthState(context.db, hashState(state));
   if (!row) throw new AppError('invalid_oauth_state', 'unknown signup state; start the signup again');
   if (row.org_id !== principal.orgId) throw new AppError('invalid_oauth_state', 'this signup state belongs to another organization');
+  if (row.operator_id !== principal.operatorId) throw new AppError('invalid_oauth_state', 'this signup state was started by another operator; start the signup again');
   if (row.consumed_at) throw new AppError('invalid_oauth_state', 'this signup state was already used; start the signup again');
   if (row.expired) throw new AppError('invalid_oauth_state', 'this signup state expired; start the signup again');
   if (!(await consumeOAuthState(context.db, row.id))) throw new AppError('invalid_oauth_state', 'this signup state was already used; start the signup again');
@@ -101,7 +102,7 @@ interface DiscoveredWaba {
 }
 
 /** Token exchange, debug_token, numbers, subscription and registration — everything before the save. */
-async function prepareWithMeta(context: SignupContext, input: CompleteSignupInput, pin: string): Promise<{ token: string; wabas: DiscoveredWaba[] }> {
+async function prepareWithMeta(context: SignupContext, input: CompleteSignupInput, pin: string): Promise<{ token: string; tokenExpiresAt: Date | null; wabas: DiscoveredWaba[] }> {
   const appId = requireAppId(context);
   const { graph } = context;
   const token = await exchangeCode(graph, { appId, appSecret: context.meta.appSecret, code: input.code });
@@ -120,7 +121,7 @@ async function prepareWithMeta(context: SignupContext, input: CompleteSignupInpu
     wabas.push({ wabaId, numbers });
   }
   if (wabas.length === 0) throw new AppError('waba_not_granted', input.phone_number_id ? `number ${input.phone_number_id} is not in the shared WABAs` : 'the shared WABAs have no phone numbers');
-  return { token, wabas };
+  return { token, tokenExpiresAt: info.expiresAt, wabas };
 }
 
 /**
@@ -133,7 +134,7 @@ export async function completeSignup(context: SignupContext, principal: Principa
   requireAdmin(principal);
   await claimState(context, principal, input.state);
   const pin = input.pin ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
-  const { token, wabas } = await prepareWithMeta(context, input, pin).catch(graphFailure);
+  const { token, tokenExpiresAt, wabas } = await prepareWithMeta(context, input, pin).catch(graphFailure);
   // The number being saved, so that a uniqueness refusal names the WABA and number it concerns
   // (naming the first number of the signup misled when another one was held elsewhere).
   let current = { wabaId: wabas[0]!.wabaId, phoneNumberId: wabas[0]!.numbers[0]!.id };
@@ -150,7 +151,7 @@ export async function completeSignup(context: SignupContext, principal: Principa
           current = { wabaId: waba.wabaId, phoneNumberId: number.id };
           const row = await saveConnection(tx, context.cipher, {
             orgId: principal.orgId, wabaId: waba.wabaId, phoneNumberId: number.id, displayPhoneNumber: number.display_phone_number,
-            accessToken: token, verifiedName: number.verified_name ?? null, qualityRating: number.quality_rating ?? null,
+            accessToken: token, tokenExpiresAt, verifiedName: number.verified_name ?? null, qualityRating: number.quality_rating ?? null,
             operatorId: principal.operatorId, ownerBusinessId: input.business_id ?? null, registered: true,
           });
           numbers.push({ id: row.id, phone_number_id: number.id, display_phone_number: number.display_phone_number.replace(/[^0-9]/g, ''), created: row.created });

@@ -27,6 +27,13 @@ export const metrics = {
   deadLetters: new Counter({
     name: 'wahub_dead_letters_total', help: 'Webhook items kept as dead letters, by reason', labelNames: ['reason'] as const, registers: [registry],
   }),
+  retentionDeletedRows: new Counter({
+    name: 'wahub_retention_deleted_rows_total', help: 'Rows removed by the retention jobs, by table', labelNames: ['table'] as const, registers: [registry],
+  }),
+  webhookStoreFailures: new Counter({
+    name: 'wahub_webhook_store_failures_total', help: 'Signed webhooks whose storing failed (not a database outage), by outcome (retry: answered 500; dead_lettered: kept as store_failed and answered 200)',
+    labelNames: ['provider', 'outcome'] as const, registers: [registry],
+  }),
   outboxRows: new Gauge({
     name: 'wahub_outbox_rows', help: 'Unfinished outbox rows by state (pending, leased, parked)', labelNames: ['state'] as const, registers: [registry],
   }),

@@ -53,6 +53,8 @@ export const DEAD_LETTER_REASONS = [
   'provider_mismatch', // the number is connected through another provider than the webhook's
   'contact_without_phone', // sender has no wa_id from which an E.164 number can be derived
   'invalid_json', // signed body that is not JSON
+  'store_failed', // a signed webhook whose storing failed WEBHOOK_STORE_MAX_ATTEMPTS times (not a database outage); kept whole
+  'ambiguous_partner', // PARTNER_ADDED that no single pending Embedded Signup can own: never linked to a guessed organization
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 

@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   phone_number_not_active: 422,
   invalid_phone_number: 422,
   phone_number_required: 422,
+  url_not_allowed: 422,
   otp_incorrect: 422,
   otp_expired: 422,
   otp_not_requested: 422,

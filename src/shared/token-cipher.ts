@@ -36,6 +36,14 @@ export class TokenCipher {
     return Buffer.from(hkdfSync('sha256', this.keys[0]!.key, Buffer.alloc(0), label, 32));
   }
 
+  /**
+   * The same derivation from every configured key, newest first: what was derived from a key that
+   * a rotation moved down the list (`k2:…,k1:…`) still checks until that key is dropped.
+   */
+  deriveKeys(label: string): Buffer[] {
+    return this.keys.map(({ key }) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), label, 32)));
+  }
+
   /** Encrypts a plaintext token with the newest (first) key. */
   encrypt(plaintext: string): EncryptedToken {
     const { id, key } = this.keys[0]!;

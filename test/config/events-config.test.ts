@@ -10,7 +10,7 @@ describe('loadConfig: events, maintenance and OTP', () => {
     expect(config.natsUrl).toBeUndefined();
     expect(config.events).toEqual({
       natsStream: 'WAHUB_EVENTS', natsSubjectPrefix: 'wahub', relayBatchSize: 100, pollIntervalMs: 250, retentionDays: 7,
-      deliveryTimeoutMs: 10_000, deliveryRetryBaseMs: 10_000, deliveryRetryMaxMs: 3_600_000, deliveryGiveUpMs: 86_400_000,
+      deliveryTimeoutMs: 10_000, deliveryRetryBaseMs: 10_000, deliveryRetryMaxMs: 3_600_000, deliveryGiveUpMs: 86_400_000, subscriptionAllowList: [],
     });
     expect(config.maintenance).toEqual({ intervalMs: 3_600_000, inactiveDays: undefined });
     expect(config.otp).toEqual({ hashKey: undefined, templateName: 'verification_code', templateLanguage: 'en_US' });
@@ -26,6 +26,11 @@ describe('loadConfig: events, maintenance and OTP', () => {
     expect(config.events.natsStream).toBe('EVENTS_2');
     expect(config.maintenance.inactiveDays).toBe(365);
     expect(config.otp).toEqual({ hashKey: key, templateName: 'login_code', templateLanguage: 'pt_BR' });
+  });
+
+  it('reads the event-subscription allow-list (SSRF) and refuses entries that are not hosts, addresses or ranges', () => {
+    expect(loadConfig({ EVENT_SUBSCRIPTION_ALLOW_LIST: ' localhost, 10.20.0.0/16 ,::1' }).events.subscriptionAllowList).toEqual(['localhost', '10.20.0.0/16', '::1']);
+    expect(() => loadConfig({ EVENT_SUBSCRIPTION_ALLOW_LIST: 'http://x/y' })).toThrow(/EVENT_SUBSCRIPTION_ALLOW_LIST/);
   });
 
   it('reports bad values of every new variable at once', () => {

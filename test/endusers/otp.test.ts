@@ -5,11 +5,13 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
 import { cleanUpOtps, failExpiredOtpMessages, OTP_EXPIRED_UNSENT_TITLE } from '../../src/endusers/otp.service.js';
+import { TokenCipher } from '../../src/shared/token-cipher.js';
 import { bearer } from '../helpers/api.js';
 import { runWahub } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestNumber, createTestOrg, type TestNumber, type TestOrg } from '../helpers/factories.js';
+import { createTestNumber, createTestOrg, silentLogger, TEST_APP_SECRET, type TestNumber, type TestOrg } from '../helpers/factories.js';
 import { codeOf, createCapturingApp, createCustomer, type CapturingApp } from './helpers.js';
 
 let t: TestDatabase;
@@ -211,5 +213,21 @@ describe('POST /v1/contacts/{id}/otp and /otp/verify', () => {
     // A 6-digit code also occurs by chance inside longer digit runs (epoch-ms times, ids): only a
     // code standing alone counts, or the test would fail about once in a few hundred runs.
     for (const secret of codesAndHashes) expect(logs).not.toMatch(new RegExp(`(?<![0-9A-Za-z])${secret.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![0-9A-Za-z])`));
+  });
+});
+
+describe('OTP codes across a rotation of TOKEN_ENCRYPTION_KEYS (OTP_HASH_KEY unset)', () => {
+  it('still verifies a code sent before the new key was put first, while the old key is configured', async () => {
+    const { org, contactId } = await setUp();
+    const { code } = await sendCode(org, contactId);
+    // The rotation of the runbook: the new key first, the old one kept until `wahub keys rotate` is done.
+    const rotated = new TokenCipher([{ id: 'test2', key: Buffer.alloc(32, 9) }, { id: 'test1', key: Buffer.alloc(32, 7) }]);
+    const app = await buildApp({ db: t.db, logger: silentLogger, cipher: rotated, meta: { appSecret: TEST_APP_SECRET, verifyToken: 'v' } });
+    try {
+      const response = await app.inject({ method: 'POST', url: `/v1/contacts/${contactId}/otp/verify`, headers: bearer(org.apiKey), payload: { code } });
+      expect(response.statusCode, response.body).toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -17,7 +17,7 @@ import { verifyEventSignature } from '../../src/events/signature.js';
 import { EVENTS_NOTIFY_CHANNEL, readEventStream } from '../../src/events/stream.js';
 import { bearer, deliverInbound, waitFor } from '../helpers/api.js';
 import { useAppBed } from '../helpers/bed.js';
-import { createTestNumber, createTestOrg, silentLogger, testCipher, type TestOrg } from '../helpers/factories.js';
+import { createTestNumber, createTestOrg, silentLogger, testCipher, testEgress, type TestOrg } from '../helpers/factories.js';
 import { eventsOf, startSubscriber, type Subscriber } from './helpers.js';
 
 const bed = useAppBed(20);
@@ -33,7 +33,7 @@ function relay(options: Partial<ConstructorParameters<typeof EventRelay>[0]> = {
 
 function deliverer(options: Partial<ConstructorParameters<typeof EventDeliverer>[0]> = {}): EventDeliverer {
   return new EventDeliverer({
-    db: bed.t.db, cipher: testCipher, logger: silentLogger, timeoutMs: 2_000, retryBaseMs: 1, retryMaxMs: 5, giveUpMs: 60_000, pollIntervalMs: 20, ...options,
+    db: bed.t.db, cipher: testCipher, egress: testEgress, logger: silentLogger, timeoutMs: 2_000, retryBaseMs: 1, retryMaxMs: 5, giveUpMs: 60_000, pollIntervalMs: 20, ...options,
   });
 }
 

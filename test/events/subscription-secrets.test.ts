@@ -7,7 +7,7 @@ import { createSubscription } from '../../src/events/subscriptions.service.js';
 import { TokenCipher } from '../../src/shared/token-cipher.js';
 import { runWahub, TEST_TOKEN_KEYS } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestOrg, testCipher } from '../helpers/factories.js';
+import { createTestOrg, testCipher, testEgress } from '../helpers/factories.js';
 
 let t: TestDatabase;
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 describe('wahub keys rotate and event subscription secrets', () => {
   it('re-encrypts subscription secrets with the newest key, keeping them usable', async () => {
     const org = await createTestOrg(t.db);
-    const created = await createSubscription(t.db, testCipher, { orgId: org.orgId, url: 'https://hooks.example.test/wahub', eventTypes: ['*'], description: null });
+    const created = await createSubscription(t.db, testCipher, testEgress, { orgId: org.orgId, url: 'https://hooks.example.test/wahub', eventTypes: ['*'], description: null });
     const before = await t.db.selectFrom('event_subscriptions').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
     expect(before.secret_key_id).toBe('test1');
     expect(before.secret_ciphertext).not.toContain(created.secret.slice(6));

@@ -10,7 +10,7 @@ import { createSubscription } from '../../src/events/subscriptions.service.js';
 import { insertEvents } from '../../src/events/events.repository.js';
 import { verifyEventSignature } from '../../src/events/signature.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { createTestOrg, testCipher } from '../helpers/factories.js';
+import { createTestOrg, testCipher, testEgress } from '../helpers/factories.js';
 import { killWorkers, makeDataDir, pollUntil, startWorker, wahubEnv, type WorkerProcess } from '../outbound/dispatcher/helpers.js';
 import { eventsOf, NATS_TEST_URL, natsReachable, startSubscriber, type Subscriber, uniqueNatsNames } from './helpers.js';
 
@@ -41,7 +41,7 @@ describe.skipIf(!reachable)('wahub serve --role worker (event relay and delivere
 
   it('publishes events to JetStream and delivers them, signed, to a subscription', async () => {
     const org = await createTestOrg(t.db);
-    const subscription = await createSubscription(t.db, testCipher, { orgId: org.orgId, url: subscriber.url, eventTypes: ['contact.created'], description: null });
+    const subscription = await createSubscription(t.db, testCipher, testEgress, { orgId: org.orgId, url: subscriber.url, eventTypes: ['contact.created'], description: null });
     const env = wahubEnv({
       databaseUrl: t.url, dataDir: dataDir.dir, graphUrl: 'http://127.0.0.1:9',
       extra: { NATS_URL: NATS_TEST_URL, NATS_STREAM: names.stream, NATS_SUBJECT_PREFIX: names.prefix, EVENT_RELAY_POLL_INTERVAL_MS: '20' },

@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import type { Db } from '../../src/db/database.js';
 import type { OperatorRole } from '../../src/db/schema.js';
 import { buildApp } from '../../src/app.js';
+import { EgressGuard } from '../../src/shared/egress.js';
 import type { RateLimitOptions } from '../../src/http/rate-limit.js';
 import { connectPhoneNumber } from '../../src/numbers/numbers.service.js';
 import { signMetaPayload } from '../../src/providers/meta/signature.js';
@@ -20,6 +21,9 @@ export const TEST_APP_SECRET = 'test_app_secret';
 export const TEST_VERIFY_TOKEN = 'test_verify_token';
 export const testCipher = new TokenCipher([{ id: 'test1', key: Buffer.alloc(32, 7) }]);
 export const silentLogger = pino({ level: 'silent' });
+/** The SSRF guard of tests: plain http and loopback allowed for the local subscribers tests start. */
+export const TEST_EGRESS_ALLOW_LIST = ['127.0.0.1', 'localhost', '::1'];
+export const testEgress = new EgressGuard(TEST_EGRESS_ALLOW_LIST);
 
 export interface TestOrg {
   orgId: string;
@@ -73,6 +77,8 @@ export const TEST_APP_ID = 'test-app';
 /** What `createTestApp` lets a test choose about the app. */
 export interface TestAppOptions {
   simulator?: Simulator;
+  /** Default `testEgress` (loopback allowed). */
+  egress?: EgressGuard;
   onMessageQueued?: () => void;
   graph?: GraphApiClient;
   publicBaseUrl?: string;
@@ -93,6 +99,7 @@ export async function createTestApp(db: Db, options: TestAppOptions = {}): Promi
     onMessageQueued: options.onMessageQueued,
     publicBaseUrl: options.publicBaseUrl,
     rateLimit: options.rateLimit,
+    egress: options.egress ?? testEgress,
   });
 }
 

@@ -195,7 +195,9 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
 
   it('dead-letters only the fields it does not process, once each', async () => {
     const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id', 'phone_number_id']).orderBy('field').execute();
+    // PARTNER_ADDED with no pending Embedded Signup to own it is kept, never linked to a guess.
     expect(rows).toEqual([
+      { reason: 'ambiguous_partner', field: 'account_update', waba_id: WABA_2, phone_number_id: null },
       { reason: 'unhandled_field', field: 'message_template_status_update', waba_id: WABA_1, phone_number_id: null },
     ]);
   });

@@ -1,7 +1,8 @@
 /**
  * `account_update` webhooks (PROTOCOL.md §2.4, §5.8), signed and posted to the hub:
- * PARTNER_ADDED links `waba_info.waba_id` (never `entry.id`, the partner's business id) to the
- * organization and operator of the most recent unexpired signup state; PARTNER_REMOVED and
+ * PARTNER_ADDED links `waba_info.waba_id` (never `entry.id`, the partner's business id) only when
+ * exactly one organization has an unexpired signup state that can own it (to its newest state's
+ * operator), and otherwise keeps it as a dead letter `ambiguous_partner`; PARTNER_REMOVED and
  * PARTNER_APP_UNINSTALLED disconnect the WABA's numbers and wipe their tokens; every event is
  * recorded in `account_events`, once per delivery.
  */
@@ -34,6 +35,13 @@ async function eventsOf(wabaId: string) {
   return bed.t.db.selectFrom('account_events').selectAll().where('waba_id', '=', wabaId).orderBy('received_at').execute();
 }
 
+/** `wahub_dead_letters_total{reason}` as the metrics endpoint shows it. */
+async function deadLetterCount(reason: string): Promise<number> {
+  const text = (await bed.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = text.split('\n').find((l) => l.startsWith(`wahub_dead_letters_total{reason="${reason}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 async function wabaRows(wabaId: string) {
   return bed.t.db.selectFrom('wabas').selectAll().where('waba_id', '=', wabaId).execute();
 }
@@ -41,12 +49,11 @@ async function wabaRows(wabaId: string) {
 const partnerAdded = (wabaId: string, ownerBusinessId = '400000000000002') => ({ event: 'PARTNER_ADDED', waba_info: { waba_id: wabaId, owner_business_id: ownerBusinessId } });
 
 describe('account_update PARTNER_ADDED', () => {
-  it('links waba_info.waba_id of the fixture, not entry.id, to the organization and operator of the latest signup state', async () => {
+  it('links waba_info.waba_id of the fixture, not entry.id, to the organization and operator of the one pending signup', async () => {
     const fixture = partnerAddedFixture();
-    const orgA = await createTestOrg(bed.t.db);
     const orgB = await createTestOrg(bed.t.db);
     const adminB = await createTestOperator(bed.t.db, orgB.orgId, 'admin');
-    await startSignup(bed.app, orgA.apiKey);
+    await startSignup(bed.app, orgB.apiKey);
     await startSignup(bed.app, adminB.apiKey);
 
     await postWebhook(bed.app, fixture.raw);
@@ -61,6 +68,38 @@ describe('account_update PARTNER_ADDED', () => {
     expect(events[0]!.payload).toEqual(JSON.parse(fixture.raw).entry[0].changes[0].value);
     // The numbers come with the signup itself: PARTNER_ADDED creates none.
     expect(await bed.t.db.selectFrom('phone_numbers').select('id').where('waba_ref', '=', wabas[0]!.id).execute()).toEqual([]);
+  });
+
+  it('keeps it as a dead letter ambiguous_partner, links nothing and counts it, when two organizations have a pending signup', async () => {
+    const orgA = await createTestOrg(bed.t.db);
+    const orgB = await createTestOrg(bed.t.db);
+    await startSignup(bed.app, orgA.apiKey);
+    await startSignup(bed.app, orgB.apiKey);
+    const wabaId = uniqueDigits();
+    const before = await deadLetterCount('ambiguous_partner');
+
+    await postWebhook(bed.app, accountUpdateWebhook(partnerAdded(wabaId)));
+
+    expect(await wabaRows(wabaId)).toEqual([]);
+    expect((await eventsOf(wabaId)).map((e) => [e.org_id, e.event])).toEqual([[null, 'PARTNER_ADDED']]);
+    const letters = await bed.t.db.selectFrom('webhook_dead_letters').selectAll().where('waba_id', '=', wabaId).execute();
+    expect(letters.map((l) => [l.reason, l.org_id, l.field])).toEqual([['ambiguous_partner', null, 'account_update']]);
+    expect(await deadLetterCount('ambiguous_partner')).toBe(before + 1);
+  });
+
+  it('links to the one organization of several with a pending signup that already holds a WABA of the same business', async () => {
+    const orgA = await createTestOrg(bed.t.db);
+    const orgB = await createTestOrg(bed.t.db);
+    const businessId = uniqueDigits();
+    await createTestNumber(bed.t.db, orgB.orgId);
+    await bed.t.db.updateTable('wabas').set({ owner_business_id: businessId }).where('org_id', '=', orgB.orgId).execute();
+    await startSignup(bed.app, orgB.apiKey);
+    await startSignup(bed.app, orgA.apiKey);
+    const wabaId = uniqueDigits();
+
+    await postWebhook(bed.app, accountUpdateWebhook(partnerAdded(wabaId, businessId)));
+
+    expect((await wabaRows(wabaId)).map((w) => w.org_id)).toEqual([orgB.orgId]);
   });
 
   it('ignores an expired state even when it is the newest: the latest unexpired one wins', async () => {
@@ -224,7 +263,7 @@ describe('account_update other events', () => {
     const rows = await bed.t.db.selectFrom('account_events').selectAll().where('id', 'not in', before.length ? before.map((b) => b.id) : ['00000000-0000-0000-0000-000000000000']).execute();
     expect(rows.map((r) => r.event).sort()).toEqual(values.map((v) => v.event).sort());
     for (const value of values) expect(rows.find((r) => r.event === value.event)!.payload).toEqual(value);
-    expect(await bed.t.db.selectFrom('webhook_dead_letters').select('id').where('field', '=', 'account_update').execute()).toEqual([]);
+    expect(await bed.t.db.selectFrom('webhook_dead_letters').select('id').where('field', '=', 'account_update').where('reason', '<>', 'ambiguous_partner').execute()).toEqual([]);
   });
 
   it('records a PARTNER_ADDED without waba_info instead of failing the webhook', async () => {

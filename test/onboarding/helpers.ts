@@ -14,7 +14,7 @@ import { buildApp } from '../../src/app.js';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
 import { bearer } from '../helpers/api.js';
-import { createTestApp, signedHeaders, TEST_APP_ID, TEST_APP_SECRET, TEST_VERIFY_TOKEN, testCipher, uniqueDigits } from '../helpers/factories.js';
+import { createTestApp, signedHeaders, TEST_APP_ID, TEST_APP_SECRET, TEST_VERIFY_TOKEN, testCipher, testEgress, uniqueDigits } from '../helpers/factories.js';
 
 export interface Hub {
   app: FastifyInstance;
@@ -46,7 +46,7 @@ export async function startHub(db: Db, options: { logger?: Logger } = {}): Promi
     });
     const graph = new GraphApiClient({ baseUrl: sim.url, version: 'v24.0', timeoutMs: 5000 });
     const app = options.logger
-      ? await buildApp({ db, logger: options.logger, cipher: testCipher, graph, meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN, appId: TEST_APP_ID } })
+      ? await buildApp({ db, logger: options.logger, cipher: testCipher, graph, egress: testEgress, meta: { appSecret: TEST_APP_SECRET, verifyToken: TEST_VERIFY_TOKEN, appId: TEST_APP_ID } })
       : await createTestApp(db, { graph });
     try {
       await app.listen({ port, host: '127.0.0.1' });
@@ -79,7 +79,7 @@ export function simNumbers(count = 2): SimNumber[] {
 }
 
 /** Issues a code over HTTP (`POST /_simulator/signup/codes`), as Meta's popup would after the customer signed up. */
-export async function issueCode(sim: SimulatorServer, input: { waba_id: string; phone_numbers: SimNumber[]; business_id?: string; ttl_ms?: number }): Promise<string> {
+export async function issueCode(sim: SimulatorServer, input: { waba_id: string; phone_numbers: SimNumber[]; business_id?: string; ttl_ms?: number; token_expires_in_s?: number }): Promise<string> {
   const response = await fetch(`${sim.url}/_simulator/signup/codes`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input),
   });

@@ -134,7 +134,8 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     const listed = await hub.app.inject({ method: 'GET', url: '/v1/phone-numbers', headers: bearer(org.apiKey) });
     expect(listed.statusCode).toBe(200);
     expect(listed.json().data.map((n: { phone_number_id: string; waba_id: string }) => [n.phone_number_id, n.waba_id])).toEqual(sorted.map((n) => [n.id, wabaId]));
-    expect(listed.body).not.toMatch(/token|ciphertext/);
+    // token_expires_at is the one field that may say "token": the expiry, never the token.
+    expect(listed.body.replaceAll('"token_expires_at"', '')).not.toMatch(/token|ciphertext/);
   });
 
   it('leaves the numbers registered with the business token: the dispatcher sends from each of them', async () => {
@@ -163,6 +164,22 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     for (const number of numbers) expect(sends.filter((s) => s.phone_number_id === number.id)).toHaveLength(1);
     const outbox = await t.db.selectFrom('message_outbox').select('state').where('message_id', 'in', ids).execute();
     expect(outbox.map((o) => o.state)).toEqual(['done', 'done']);
+  });
+
+  it('stores the token expiry debug_token reports and shows it in GET /v1/phone-numbers', async () => {
+    const org = await createTestOrg(t.db);
+    const wabaId = uniqueDigits();
+    const numbers = simNumbers(1);
+    const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: numbers, token_expires_in_s: 60 * 24 * 3600 });
+    const state = await startSignup(hub.app, org.apiKey);
+    const before = Date.now();
+
+    expect((await completeSignup(hub.app, org.apiKey, { code, state })).statusCode).toBe(201);
+
+    const listed = (await hub.app.inject({ method: 'GET', url: '/v1/phone-numbers', headers: bearer(org.apiKey) })).json<{ data: Array<{ phone_number_id: string; token_expires_at: string | null }> }>();
+    const expiresAt = Date.parse(listed.data.find((n) => n.phone_number_id === numbers[0]!.id)!.token_expires_at!);
+    expect(expiresAt - before).toBeGreaterThan(59 * 24 * 3600_000);
+    expect(expiresAt - before).toBeLessThanOrEqual(60 * 24 * 3600_000 + 5_000);
   });
 
   it('answers signup_code_expired for a code older than its lifetime and saves nothing', async () => {
@@ -212,6 +229,22 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     const owner = await completeSignup(hub.app, orgB.apiKey, { code, state: stateOfB });
     expect(owner.statusCode, owner.body).toBe(201);
     expect((await numbersOf(orgB.orgId)).map((n) => n.org_id)).toEqual([orgB.orgId, orgB.orgId]);
+  });
+
+  it('refuses a state another operator of the same organization started, saves nothing and leaves it usable by that operator', async () => {
+    const org = await createTestOrg(t.db);
+    const admin = await createTestOperator(t.db, org.orgId, 'admin');
+    const wabaId = uniqueDigits();
+    const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: simNumbers(1) });
+    const stateOfOwner = await startSignup(hub.app, org.apiKey);
+
+    const response = await completeSignup(hub.app, admin.apiKey, { code, state: stateOfOwner });
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'invalid_oauth_state', message: expect.stringContaining('another operator') });
+    expect(await rowsForWaba(wabaId)).toEqual({ wabas: [], numbers: [] });
+    const owner = await completeSignup(hub.app, org.apiKey, { code, state: stateOfOwner });
+    expect(owner.statusCode, owner.body).toBe(201);
   });
 
   it('refuses a state used before, an unknown state and an expired state with invalid_oauth_state', async () => {
@@ -372,15 +405,17 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     expect(await rowsForWaba(wabaId)).toEqual({ wabas: [], numbers: [] });
   });
 
-  it('takes over a WABA that PARTNER_ADDED linked to a later signup state of another organization', async () => {
+  it('takes over a WABA that a PARTNER_ADDED linked to another organization (a token-less link)', async () => {
     const customer = await createTestOrg(t.db);
     const other = await createTestOrg(t.db);
     const wabaId = uniqueDigits();
     const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: simNumbers(1) });
-    const state = await startSignup(hub.app, customer.apiKey);
-    await startSignup(hub.app, other.apiKey); // the most recent state belongs to the other organization
+    // Earlier cases left signup states pending; only the other organization's may be.
+    await t.db.updateTable('oauth_states').set({ created_at: new Date(Date.now() - 1_200_000), expires_at: new Date(Date.now() - 600_000) }).execute();
+    await startSignup(hub.app, other.apiKey);
     await postWebhook(hub.app, accountUpdateWebhook({ event: 'PARTNER_ADDED', waba_info: { waba_id: wabaId, owner_business_id: '300000000000777' } }));
     expect((await rowsForWaba(wabaId)).wabas.map((w) => [w.org_id, w.disconnected_at])).toEqual([[other.orgId, null]]);
+    const state = await startSignup(hub.app, customer.apiKey);
 
     const response = await completeSignup(hub.app, customer.apiKey, { code, state });
 

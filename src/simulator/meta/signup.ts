@@ -23,6 +23,8 @@ const codeInput = z.strictObject({
     verified_name: z.string().optional(),
   })).min(1).max(20),
   ttl_ms: z.number().int().positive().max(600_000).default(30_000),
+  /** Lifetime of the business token the code is exchanged for, seconds; absent: never expires. */
+  token_expires_in_s: z.number().int().positive().optional(),
 });
 /** Body of `POST /_simulator/signup/codes`. */
 export type SignupCodeInput = z.input<typeof codeInput>;
@@ -31,6 +33,8 @@ interface Grant {
   wabaId: string;
   businessId: string;
   numbers: Array<{ id: string; display_phone_number: string; verified_name?: string | undefined }>;
+  /** Unix seconds, 0 = never (debug_token's `expires_at`). */
+  tokenExpiresAt: number;
 }
 
 export interface SignupSimulatorOptions {
@@ -64,6 +68,7 @@ export function createSignupSimulator(options: SignupSimulatorOptions) {
     const code = `simcode-${randomBytes(12).toString('hex')}`;
     codes.set(code, {
       wabaId: parsed.waba_id, businessId: parsed.business_id ?? '300000000000099', numbers: parsed.phone_numbers,
+      tokenExpiresAt: parsed.token_expires_in_s ? Math.floor(Date.now() / 1000) + parsed.token_expires_in_s : 0,
       expiresAt: Date.now() + parsed.ttl_ms, used: false,
     });
     return { code };
@@ -101,7 +106,7 @@ export function createSignupSimulator(options: SignupSimulatorOptions) {
         if (!grant) return { data: { is_valid: false, error: { code: 190, message: 'Invalid OAuth access token.' } } };
         return {
           data: {
-            app_id: options.appId, type: 'SYSTEM_USER', application: 'wahub simulator', data_access_expires_at: 0, expires_at: 0,
+            app_id: options.appId, type: 'SYSTEM_USER', application: 'wahub simulator', data_access_expires_at: 0, expires_at: grant.tokenExpiresAt,
             is_valid: true, issued_at: Math.floor(Date.now() / 1000),
             scopes: ['whatsapp_business_management', 'whatsapp_business_messaging'],
             granular_scopes: [

@@ -19,7 +19,7 @@ import { startSimulatorServer, type SimulatorServer } from '../../../src/simulat
 import type { SimulatedSend } from '../../../src/simulator/meta/simulator.js';
 import { authenticateApiKey, type Principal } from '../../../src/tenancy/tenancy.service.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { TEST_APP_SECRET, testCipher, uniqueDigits } from '../../helpers/factories.js';
+import { TEST_APP_SECRET, TEST_EGRESS_ALLOW_LIST, testCipher, uniqueDigits } from '../../helpers/factories.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WAHUB_BIN = path.join(REPO_ROOT, 'bin/wahub.js');
@@ -67,6 +67,7 @@ export function wahubEnv(values: { databaseUrl: string; dataDir: string; graphUr
     TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEYS,
     WAHUB_DATA_DIR: values.dataDir,
     LOG_LEVEL: 'warn',
+    EVENT_SUBSCRIPTION_ALLOW_LIST: TEST_EGRESS_ALLOW_LIST.join(','),
     ...(values.graphUrl ? { GRAPH_API_BASE_URL: values.graphUrl } : {}),
     ...values.extra,
   };
