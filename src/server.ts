@@ -77,7 +77,7 @@ async function seedDemoConversations(simulator: Simulator, phoneNumberId: string
   for (const [index, customer] of DEMO_CUSTOMERS.entries()) {
     const timestamp = String(now - (DEMO_CUSTOMERS.length - index) * 7 * 60);
     await simulator.injectInbound({
-      phone_number_id: phoneNumberId, from: customer.from, profile_name: customer.profile_name,
+      phone_number_id: phoneNumberId, from: customer.from, user_id: customer.user_id, username: customer.username, profile_name: customer.profile_name,
       message: { type: 'text', text: { body: customer.text }, timestamp },
     });
   }

@@ -71,7 +71,8 @@ const preferencesRow = z.object({
   created_at: instant, updated_at: instant,
 });
 const contactRow = z.object({
-  id: z.uuid(), org_id: z.uuid(), client_id: z.uuid(), e164: z.string(), wa_id: z.string().nullable(), profile_name: z.string().nullable(),
+  id: z.uuid(), org_id: z.uuid(), client_id: z.uuid(), e164: z.string().nullable(), wa_id: z.string().nullable(), bsuid: z.string().nullable(),
+  parent_bsuid: z.string().nullable(), username: z.string().nullable(), profile_name: z.string().nullable(),
   verified_at: instant.nullable(), terms_version: z.string().nullable(), terms_accepted_at: instant.nullable(), blocked_at: instant.nullable(),
   blocked_reason: z.string().nullable(), last_active_at: instant.nullable(), created_at: instant, updated_at: instant, registered_at: instant.nullable(),
 });
@@ -113,6 +114,9 @@ export const clientExportSchema = z.object({
   client: clientRow,
   preferences: preferencesRow.nullable(),
   contacts: z.array(contactRow),
+  contact_identities: z.array(z.object({
+    contact_id: z.uuid(), kind: z.enum(['e164', 'bsuid']), value: z.string(), reason: z.string(), replaced_at: instant,
+  })).describe('numbers and business-scoped user IDs the contacts used before'),
   otp_challenges: z.array(otpChallengeRow).describe('without code hashes'),
   threads: z.array(threadRow),
   messages: z.array(messageRow),

@@ -57,6 +57,13 @@ export async function findClientPreferences(db: Executor, orgId: string, clientI
 }
 
 /** OTP challenges of contacts, without their hashes (secrets do not leave, even to the data subject). */
+/** Identities the client's contacts used before (a changed number or BSUID, one a merge absorbed). */
+export async function listContactIdentities(db: Executor, orgId: string, contactIds: string[]) {
+  if (contactIds.length === 0) return [];
+  return db.selectFrom('contact_identities').select(['contact_id', 'kind', 'value', 'reason', 'replaced_at'])
+    .where('org_id', '=', orgId).where('contact_id', 'in', contactIds).orderBy('replaced_at').execute();
+}
+
 export async function listOtpChallenges(db: Executor, orgId: string, contactIds: string[]) {
   if (contactIds.length === 0) return [];
   return db.selectFrom('otp_challenges')

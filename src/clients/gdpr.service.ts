@@ -15,8 +15,9 @@ import { notFound } from '../shared/errors.js';
 import * as repo from './gdpr.repository.js';
 
 /** The digit strings that identify a contact's number in raw payloads (E.164 without "+", wa_id). */
-function numberDigits(contacts: Array<{ e164: string; wa_id: string | null }>): string[] {
-  return [...new Set(contacts.flatMap((c) => [c.e164.replace(/^\+/, ''), ...(c.wa_id ? [c.wa_id] : [])]))];
+function numberDigits(contacts: Array<{ e164: string | null; wa_id: string | null; bsuid: string | null }>): string[] {
+  // A BSUID (letters, digits, dots) is looked for like a number: it names the customer as surely.
+  return [...new Set(contacts.flatMap((c) => [c.e164?.replace(/^\+/, ''), c.wa_id, c.bsuid].filter((v): v is string => !!v)))];
 }
 
 /**
@@ -38,6 +39,7 @@ export async function exportClient(db: Db, orgId: string, clientId: string) {
       client,
       preferences: (await repo.findClientPreferences(tx, orgId, clientId)) ?? null,
       contacts,
+      contact_identities: await repo.listContactIdentities(tx, orgId, contactIds),
       otp_challenges: await repo.listOtpChallenges(tx, orgId, contactIds),
       threads,
       messages: messages.map(({ request_hash: _hash, ...message }) => message),

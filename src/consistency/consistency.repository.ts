@@ -41,7 +41,21 @@ export const proofQueries: Record<string, { description: string; wabaScoped: boo
     wabaScoped: false,
     run: (db, scope) => rows(db, sql<Violation>`
       SELECT org_id || ' ' || e164 AS subject, count(*) || ' contacts' AS detail FROM contacts
-      WHERE true ${orgFilter('org_id', scope)} GROUP BY org_id, e164 HAVING count(*) > 1 LIMIT ${LIMIT}`),
+      WHERE e164 IS NOT NULL ${orgFilter('org_id', scope)} GROUP BY org_id, e164 HAVING count(*) > 1 LIMIT ${LIMIT}`),
+  },
+  duplicate_bsuid_contacts: {
+    description: 'one contact per (organization, business-scoped user ID)',
+    wabaScoped: false,
+    run: (db, scope) => rows(db, sql<Violation>`
+      SELECT org_id || ' ' || bsuid AS subject, count(*) || ' contacts' AS detail FROM contacts
+      WHERE bsuid IS NOT NULL ${orgFilter('org_id', scope)} GROUP BY org_id, bsuid HAVING count(*) > 1 LIMIT ${LIMIT}`),
+  },
+  contacts_without_identity: {
+    description: 'every contact has an E.164 number or a business-scoped user ID',
+    wabaScoped: false,
+    run: (db, scope) => rows(db, sql<Violation>`
+      SELECT id::text AS subject, 'no number and no BSUID' AS detail FROM contacts
+      WHERE e164 IS NULL AND bsuid IS NULL ${orgFilter('org_id', scope)} LIMIT ${LIMIT}`),
   },
   duplicate_inbound_wamids: {
     description: 'an inbound message is stored once per (business number, wamid)',

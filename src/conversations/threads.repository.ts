@@ -109,6 +109,7 @@ export async function lockThreadForSend(tx: Tx, orgId: string, threadId: string)
       'threads.last_inbound_at',
       'phone_numbers.status as phone_number_status',
       'contacts.e164',
+      'contacts.bsuid',
       'contacts.blocked_at',
     ])
     .where('threads.org_id', '=', orgId)
@@ -158,6 +159,9 @@ const threadListColumns = [
   'contacts.id as contact_id',
   'contacts.e164',
   'contacts.wa_id',
+  'contacts.bsuid',
+  'contacts.parent_bsuid',
+  'contacts.username',
   'contacts.profile_name',
   'contacts.blocked_at',
   'phone_numbers.phone_number_id',
@@ -247,8 +251,12 @@ export async function listThreads(db: Executor, orgId: string, limit: number, af
   if (search) {
     const digits = search.replace(/\D/g, '');
     const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // `@name` finds a username; a BSUID is matched whole (it is an opaque id, never a fragment).
+    const username = `%${search.replace(/^@/, '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     query = query.where((eb) => eb.or([
       eb('contacts.profile_name', 'ilike', pattern),
+      eb('contacts.username', 'ilike', username),
+      eb('contacts.bsuid', '=', search),
       ...(digits.length >= 3 ? [eb('contacts.e164', 'like', `%${digits}%`)] : []),
     ]));
   }

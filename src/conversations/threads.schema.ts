@@ -9,7 +9,7 @@ import { pageQuerySchema, pageSchema } from '../http/pagination.js';
 export const listThreadsQuerySchema = z.object({
   assignee: z.enum(['me', 'unassigned', 'all']).default('all').describe('me: owned by the caller; unassigned: no owner'),
   status: z.enum(['open', 'closed', 'all']).default('all'),
-  q: z.string().max(100).optional().describe('search by profile name or number (digits)'),
+  q: z.string().max(140).optional().describe('search by profile name, @username, number (digits) or a whole BSUID'),
 });
 
 /** `POST /v1/threads`: the thread between one of the organization's numbers and a customer. */
@@ -34,8 +34,11 @@ export const threadSchema = z.object({
   status: z.enum(['open', 'closed']),
   owner_operator_id: z.uuid().nullable(),
   contact_id: z.uuid(),
-  e164: z.string().describe('the customer, E.164'),
+  e164: z.string().nullable().describe('the customer, E.164; null for a customer known only by a business-scoped user ID'),
   wa_id: z.string().nullable(),
+  bsuid: z.string().nullable().describe("business-scoped user ID (Meta's user_id, e.g. US.13491208655302741918)"),
+  parent_bsuid: z.string().nullable().describe('parent business-scoped user ID (US.ENT.…), when Meta sends one'),
+  username: z.string().nullable().describe("the customer's WhatsApp username, without @"),
   profile_name: z.string().nullable(),
   phone_number_id: z.string(),
   display_phone_number: z.string(),

@@ -15,9 +15,12 @@ export interface ThreadJson {
   status: 'open' | 'closed';
   owner_operator_id: string | null;
   contact_id: string;
-  /** The customer's number, E.164. */
-  e164: string;
+  /** The customer's number, E.164; null for a customer known only by a BSUID. */
+  e164: string | null;
   wa_id: string | null;
+  bsuid: string | null;
+  parent_bsuid: string | null;
+  username: string | null;
   profile_name: string | null;
   phone_number_id: string;
   display_phone_number: string;
@@ -49,6 +52,9 @@ export function presentThread(row: ThreadListRow): ThreadJson {
     contact_id: row.contact_id,
     e164: row.e164,
     wa_id: row.wa_id,
+    bsuid: row.bsuid,
+    parent_bsuid: row.parent_bsuid,
+    username: row.username,
     profile_name: row.profile_name,
     phone_number_id: row.phone_number_id,
     display_phone_number: row.display_phone_number,

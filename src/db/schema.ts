@@ -107,8 +107,15 @@ export interface ContactsTable {
   id: Generated<string>;
   org_id: string;
   client_id: string;
-  e164: string;
+  /** The customer's number, E.164; null for a customer known only by a BSUID (a CHECK keeps one of the two). */
+  e164: string | null;
   wa_id: string | null;
+  /** Business-scoped user ID (Meta `user_id`, `US.13491208655302741918`), unique per organization. */
+  bsuid: string | null;
+  /** Parent BSUID shared across a managed business's portfolios (`US.ENT.…`). */
+  parent_bsuid: string | null;
+  /** The customer's WhatsApp username, when they have one. */
+  username: string | null;
   profile_name: string | null;
   verified_at: NullableTimestamp;
   terms_version: string | null;
@@ -120,6 +127,16 @@ export interface ContactsTable {
   registered_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** Identities a contact used before (migration 0009): a BSUID or number it changed, or one a merge absorbed. */
+export interface ContactIdentitiesTable {
+  org_id: string;
+  contact_id: string;
+  kind: 'e164' | 'bsuid';
+  value: string;
+  reason: 'user_changed_user_id' | 'user_changed_number' | 'merged';
+  replaced_at: Generated<Date>;
 }
 
 export interface OtpChallengesTable {
@@ -379,6 +396,7 @@ export interface Database {
   phone_numbers: PhoneNumbersTable;
   clients: ClientsTable;
   contacts: ContactsTable;
+  contact_identities: ContactIdentitiesTable;
   threads: ThreadsTable;
   thread_collaborators: ThreadCollaboratorsTable;
   messages: MessagesTable;

@@ -6,7 +6,7 @@ import type { Tx, Executor } from '../db/database.js';
 
 
 const contactColumns = [
-  'id', 'client_id', 'e164', 'wa_id', 'profile_name', 'verified_at', 'terms_version', 'terms_accepted_at', 'registered_at',
+  'id', 'client_id', 'e164', 'wa_id', 'bsuid', 'parent_bsuid', 'username', 'profile_name', 'verified_at', 'terms_version', 'terms_accepted_at', 'registered_at',
   'blocked_at', 'blocked_reason', 'last_active_at', 'created_at',
 ] as const;
 

@@ -36,7 +36,7 @@ export async function endUsersRoutes(app: FastifyInstance, options: { db: Db; ot
         + 'window); the code expires after 10 minutes and only the newest one counts. At most 3 codes per contact per 15 minutes '
         + '(`rate_limited`). Without `from_phone_number_id` the contact must have a thread (else `validation_failed`).',
       params: idParams, body: requestOtpSchema, responses: { 202: otpRequestedSchema },
-      errors: ['not_found', 'contact_blocked', 'rate_limited', 'validation_failed', 'phone_number_not_active'],
+      errors: ['not_found', 'contact_blocked', 'rate_limited', 'validation_failed', 'phone_number_not_active', 'phone_number_required'],
     }),
   }, async (request, reply) => {
     const principal = principalOf(request);

@@ -25,8 +25,11 @@ export const blockContactSchema = z.strictObject({ reason: z.string().trim().min
 export const contactSchema = z.object({
   id: z.uuid(),
   client_id: z.uuid(),
-  e164: z.string().describe('the customer number, E.164'),
+  e164: z.string().nullable().describe('the customer number, E.164; null for a customer known only by a business-scoped user ID'),
   wa_id: z.string().nullable().describe("WhatsApp's id of the customer (digits), once known"),
+  bsuid: z.string().nullable().describe("business-scoped user ID (Meta's user_id, e.g. US.13491208655302741918)"),
+  parent_bsuid: z.string().nullable().describe('parent business-scoped user ID (US.ENT.…), when Meta sends one'),
+  username: z.string().nullable().describe("the customer's WhatsApp username, without @"),
   profile_name: z.string().nullable(),
   verified_at: instant.nullable().describe('when the contact first verified a one-time passcode'),
   terms_version: z.string().nullable(),

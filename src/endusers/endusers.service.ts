@@ -13,8 +13,11 @@ type ContactRow = NonNullable<Awaited<ReturnType<typeof repo.findContact>>>;
 export interface ContactJson {
   id: string;
   client_id: string;
-  e164: string;
+  e164: string | null;
   wa_id: string | null;
+  bsuid: string | null;
+  parent_bsuid: string | null;
+  username: string | null;
   profile_name: string | null;
   verified_at: string | null;
   terms_version: string | null;
@@ -30,7 +33,8 @@ const iso = (value: Date | null): string | null => value?.toISOString() ?? null;
 
 export function presentContact(row: ContactRow): ContactJson {
   return {
-    id: row.id, client_id: row.client_id, e164: row.e164, wa_id: row.wa_id, profile_name: row.profile_name,
+    id: row.id, client_id: row.client_id, e164: row.e164, wa_id: row.wa_id, bsuid: row.bsuid, parent_bsuid: row.parent_bsuid,
+    username: row.username, profile_name: row.profile_name,
     verified_at: iso(row.verified_at), terms_version: row.terms_version, terms_accepted_at: iso(row.terms_accepted_at),
     registered_at: iso(row.registered_at), blocked_at: iso(row.blocked_at), blocked_reason: row.blocked_reason,
     last_active_at: iso(row.last_active_at), created_at: row.created_at.toISOString(),

@@ -75,7 +75,7 @@ async function queueOtpMessage(
 /**
  * Sends a new code to a contact (`POST /v1/contacts/{id}/otp`).
  * @param phoneNumberId business number to send from; default: the contact's latest thread's number
- * @throws AppError not_found, contact_blocked, rate_limited (4th code in 15 min), validation_failed
+ * @throws AppError not_found, contact_blocked, rate_limited (4th code in 15 min), validation_failed, phone_number_required (a contact with only a BSUID)
  *   (no thread and no from_phone_number_id), phone_number_not_active
  */
 export async function requestOtp(
@@ -86,6 +86,8 @@ export async function requestOtp(
     const contact = await repo.lockContact(tx, principal.orgId, contactId);
     if (!contact) throw notFound('contact');
     if (contact.blocked_at) throw new AppError('contact_blocked', 'the contact is blocked: nothing can be sent to it');
+    // Authentication templates still need a phone number: Meta refuses them to a BSUID alone (docs/PROTOCOL-NOTES.md).
+    if (contact.e164 === null) throw new AppError('phone_number_required', 'one-time passcodes need the customer\'s phone number, and this contact has only a business-scoped user ID');
     const recent = await repo.countChallengesSince(tx, principal.orgId, contactId, new Date(Date.now() - OTP_RATE_WINDOW_MS));
     if (recent >= OTP_MAX_CODES) throw new AppError('rate_limited', `at most ${OTP_MAX_CODES} codes per contact per 15 minutes`);
     const numberRef = await resolveNumberRef(tx, principal.orgId, contactId, phoneNumberId);

@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   'message.failed',
   'conversation.started',
   'contact.created',
+  'contact.merged',
+  'contact.identity_changed',
   'contact.blocked',
   'contact.unblocked',
   'user.verified',

@@ -26,9 +26,12 @@ export interface InboundMessageRow {
   phoneNumberId: string;
   contactId: string;
   clientId: string;
-  /** The customer, E.164 and wa_id, as stored on the contact. */
-  e164: string;
-  waId: string;
+  /** The customer, E.164 and wa_id, BSUID, parent BSUID and username, as the message named them (for `contact.created`). */
+  e164: string | null;
+  waId: string | null;
+  bsuid: string | null;
+  parentBsuid: string | null;
+  username: string | null;
   type: string;
   content: Record<string, unknown>;
   /** Meta wamid or Twilio MessageSid. */
@@ -67,16 +70,17 @@ export async function insertInboundMessagesWithEvents(tx: Tx, rows: InboundMessa
   // neither stringified twice nor escaped again as elements of a text[] literal.
   const json = rows.map((r) => ({
     id: r.id, org_id: r.orgId, thread_id: r.threadId, phone_number_ref: r.phoneNumberRef, phone_number_id: r.phoneNumberId, contact_id: r.contactId,
-    client_id: r.clientId, e164: r.e164, wa_id: r.waId, type: r.type, content: r.content, wamid: r.wamid, provider_timestamp: r.providerTimestamp,
+    client_id: r.clientId, e164: r.e164, wa_id: r.waId, bsuid: r.bsuid, parent_bsuid: r.parentBsuid, username: r.username, type: r.type, content: r.content, wamid: r.wamid, provider_timestamp: r.providerTimestamp,
     raw: r.raw ?? null, blocked: r.blocked, contact_created: r.contactCreated, thread_created: r.threadCreated, correlation_id: r.correlationId,
   }));
   const result = await sql<{ id: string; org_id: string; phone_number_ref: string; provider_message_id: string }>`/* prepared: inbound_insert_messages */
     WITH input AS (
       SELECT * FROM ROWS FROM (jsonb_to_recordset(${toJsonb(json)}::jsonb) AS (
              id uuid, org_id uuid, thread_id uuid, phone_number_ref uuid, phone_number_id text, contact_id uuid, client_id uuid, e164 text, wa_id text,
-             type text, content jsonb, wamid text, provider_timestamp timestamptz, raw jsonb, blocked boolean, contact_created boolean,
+             bsuid text, parent_bsuid text, username text, type text, content jsonb, wamid text, provider_timestamp timestamptz, raw jsonb, blocked boolean, contact_created boolean,
              thread_created boolean, correlation_id text))
-           WITH ORDINALITY AS x(id, org_id, thread_id, phone_number_ref, phone_number_id, contact_id, client_id, e164, wa_id, type, content, wamid,
+           WITH ORDINALITY AS x(id, org_id, thread_id, phone_number_ref, phone_number_id, contact_id, client_id, e164, wa_id, bsuid, parent_bsuid,
+                                username, type, content, wamid,
                                 provider_timestamp, raw, blocked, contact_created, thread_created, correlation_id, ord)
     ), inserted AS (
       INSERT INTO messages (id, org_id, thread_id, phone_number_ref, direction, type, content, provider_message_id, status, provider_timestamp,
@@ -96,7 +100,8 @@ export async function insertInboundMessagesWithEvents(tx: Tx, rows: InboundMessa
       SELECT org_id, aggregate_id, aggregate_type, event_type, ${EVENT_VERSION}, payload, '{"source": "webhook"}'::jsonb, correlation_id
       FROM (
         SELECT ord, 1 AS k, org_id, contact_id AS aggregate_id, 'contact' AS aggregate_type, 'contact.created' AS event_type,
-               jsonb_build_object('contact_id', contact_id, 'client_id', client_id, 'e164', e164, 'wa_id', wa_id) AS payload, correlation_id
+               jsonb_build_object('contact_id', contact_id, 'client_id', client_id, 'e164', e164, 'wa_id', wa_id,
+                                  'bsuid', bsuid, 'parent_bsuid', parent_bsuid, 'username', username) AS payload, correlation_id
         FROM stored WHERE contact_created AND contact_rank = 1
         UNION ALL
         SELECT ord, 2, org_id, thread_id, 'thread', 'conversation.started',

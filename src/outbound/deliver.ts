@@ -58,7 +58,8 @@ export async function deliverRow(deps: DeliverDeps, row: outbox.ClaimedOutboxRow
   const result = await sender.sendMessage({
     from: { phoneNumberId: details.phone_number_id, e164: details.from_e164, accountSid: details.twilio_account_sid },
     credential: token,
-    to: details.e164,
+    // By number whenever known (every provider can); a customer known only by a BSUID gets `recipient` (Meta).
+    to: details.e164 !== null ? { e164: details.e164 } : { bsuid: details.bsuid! },
     message: fromStoredContent(details.type, details.content),
   });
   metrics.sendDuration.observe({ outcome: result.ok ? 'accepted' : result.error.class }, (performance.now() - sendStarted) / 1000);

@@ -1,6 +1,6 @@
 /**
  * Body of `POST /v1/messages`: the addressing — `thread_id`, or `from_phone_number_id` + `to`
- * (E.164) — plus the message shaped as in Meta's send API (`type` and the type's object).
+ * (E.164 or BSUID) — plus the message shaped as in Meta's send API (`type` and the type's object).
  */
 import { z } from 'zod';
 import { withTarget } from '../providers/meta/send.schema.js';
@@ -8,7 +8,7 @@ import { withTarget } from '../providers/meta/send.schema.js';
 export const sendMessageBodySchema = withTarget({
   thread_id: z.uuid({ error: 'thread_id must be a uuid' }).optional(),
   from_phone_number_id: z.string().min(1).max(64).optional(),
-  to: z.string().min(1).max(32).optional(),
+  to: z.string().min(1).max(140).optional().describe('the customer: E.164 number, or business-scoped user ID (US.13491208655302741918)'),
 }).superRefine((body, ctx) => {
   // Each issue names the field to fix (an empty path would not tell the caller which one).
   const byThread = body.thread_id !== undefined;

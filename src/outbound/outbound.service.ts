@@ -24,6 +24,7 @@ import { findPhoneNumberByPhoneNumberId } from '../numbers/phone-numbers.reposit
 import { isFreeFormMessage, type OutboundMessage } from '../providers/meta/send.schema.js';
 import { AppError } from '../shared/errors.js';
 import { toE164 } from '../shared/phone.js';
+import { isBsuid } from '../shared/bsuid.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
 import * as threads from '../conversations/threads.repository.js';
 import type { SendMessageBody } from './messages.schema.js';
@@ -64,8 +65,16 @@ async function resolveThreadId(tx: Tx, principal: Principal, body: SendMessageBo
   if (body.thread_id) return body.thread_id;
   const number = await findPhoneNumberByPhoneNumberId(tx, principal.orgId, body.from_phone_number_id!);
   if (!number) throw new AppError('not_found', `phone number ${body.from_phone_number_id} not found`);
+  // A BSUID addresses a customer known only by one (a username, no number); Twilio cannot reach it (the dispatcher says so).
+  if (isBsuid(body.to)) {
+    if (number.provider === 'twilio') {
+      throw new AppError('invalid_phone_number', 'Twilio numbers address WhatsApp customers by phone number only; send to this customer from a Meta number');
+    }
+    const { thread } = await openConversation(tx, events, { orgId: principal.orgId, phoneNumberRef: number.id, customer: { bsuid: body.to } });
+    return thread.id;
+  }
   const e164 = toE164(body.to!);
-  if (!e164) throw new AppError('invalid_phone_number', `"${body.to}" is not an E.164 phone number (e.g. +14155550123)`);
+  if (!e164) throw new AppError('invalid_phone_number', `"${body.to}" is neither an E.164 phone number (e.g. +14155550123) nor a business-scoped user ID (e.g. US.13491208655302741918)`);
   const { thread } = await openConversation(tx, events, { orgId: principal.orgId, phoneNumberRef: number.id, customer: { e164 } });
   return thread.id;
 }

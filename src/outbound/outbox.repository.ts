@@ -134,6 +134,7 @@ export async function findDeliveryDetails(db: Db, orgId: string, messageIds: str
       'messages.type',
       'messages.content',
       'contacts.e164',
+      'contacts.bsuid',
       'threads.last_inbound_at',
       'phone_numbers.phone_number_id',
       'phone_numbers.provider',

@@ -68,8 +68,14 @@ export interface ParsedInboundMessage {
   phoneNumberId: string;
   /** The business number's digits as the provider showed them, or null when absent. */
   displayPhoneNumber: string | null;
-  /** The customer's wa_id (digits, no `+`). */
-  waId: string;
+  /** The customer's wa_id (digits, no `+`), or null when the provider withheld the number (a username-only customer). */
+  waId: string | null;
+  /** The customer's business-scoped user ID (Meta `from_user_id` / `contacts[].user_id`), or null (Twilio, older webhooks). */
+  bsuid: string | null;
+  /** Parent BSUID (`contacts[].parent_user_id`), or null. */
+  parentBsuid: string | null;
+  /** The customer's WhatsApp username (`contacts[].profile.username`), or null. */
+  username: string | null;
   /** The customer's WhatsApp profile name, or null. */
   profileName: string | null;
   /** Meta's wamid or Twilio's MessageSid; unique per business number. */
@@ -100,6 +106,8 @@ export interface ParsedStatus {
   timestamp: Date;
   /** The customer's wa_id, or null when absent. */
   recipientId: string | null;
+  /** The customer's BSUID (`recipient_user_id`), or null when absent. Statuses are matched by wamid, never by this. */
+  recipientUserId: string | null;
   /** Errors of a failed status, else empty. */
   errors: ProviderErrorItem[];
   /** The status exactly as received. */
@@ -167,14 +175,17 @@ export type SendBackoff = 'throughput' | 'pair_rate_limit';
 /** Outcome of one send: the provider's message id (null for a read receipt) or a classified error. */
 export type ProviderSendResult = { ok: true; providerMessageId: string | null } | { ok: false; error: ProviderSendError };
 
+/** How a send addresses the customer: by number when known (every provider), else by BSUID (Meta only). */
+export type CustomerAddress = { e164: string } | { bsuid: string };
+
 /** One message to send from a business number. */
 export interface SendRequest {
   /** The business number: its provider id, E.164 number and (Twilio) account SID. */
   from: { phoneNumberId: string; e164: string; accountSid: string | null };
   /** The number's decrypted credential: Meta access token, or Twilio auth token. Never logged. */
   credential: string;
-  /** The customer's number, E.164 with `+`. */
-  to: string;
+  /** The customer: E.164 number with `+`, or, for a customer known only by one, the BSUID (Meta `recipient`). */
+  to: CustomerAddress;
   message: OutboundMessage;
 }
 

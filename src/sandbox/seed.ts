@@ -36,12 +36,22 @@ export interface SandboxDemo {
 
 const newDemoPassword = () => `demo-${randomBytes(9).toString('base64url')}`;
 
-/** Demo customers who write first on a fresh sandbox, so the inbox has conversations to show. */
-export const DEMO_CUSTOMERS = [
+/** A demo customer: a wa_id (`from`), or, for a customer with a username and no visible number, a BSUID (`user_id`). */
+export interface DemoCustomer {
+  from?: string;
+  user_id?: string;
+  username?: string;
+  profile_name: string;
+  text: string;
+}
+
+/** Demo customers who write first on a fresh sandbox, so the inbox has conversations to show (one known only by username). */
+export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
+  { user_id: 'BR.1502576394655843', username: 'ana.costa', profile_name: 'Ana Costa', text: 'Oi! Do you have the blue one in size M?' },
   { from: '14155550123', profile_name: 'Maya Chen', text: 'Hi! Is my order #1042 on its way?' },
   { from: '447700900123', profile_name: 'Oliver Smith', text: 'Hello, can I change my delivery address?' },
   { from: '4915112345678', profile_name: 'Lena Vogel', text: 'Do you ship to Germany?' },
-] as const;
+];
 
 /** Returns the demo data, creating it when this database does not have it yet. */
 export async function seedSandbox(db: Db, cipher: TokenCipher, dataDir: string): Promise<{ demo: SandboxDemo; created: boolean }> {

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   contact_blocked: 422,
   phone_number_not_active: 422,
   invalid_phone_number: 422,
+  phone_number_required: 422,
   url_not_allowed: 422,
   otp_incorrect: 422,
   otp_expired: 422,

@@ -115,6 +115,39 @@ describe('GET /v1/clients/{id}/export and DELETE /v1/clients/{id}', () => {
     expect((await call(org, 'DELETE', `/v1/clients/${customer.clientId}`)).statusCode).toBe(404);
   });
 
+  it('exports a customer\'s BSUID and username, and erasure leaves no row holding its number, BSUID or username', async () => {
+    const org = await createTestOrg(bed.t.db);
+    const number = await createTestNumber(bed.t.db, org.orgId);
+    const customer = await richCustomer(org, number);
+    const bsuid = `US.${uniqueDigits(17)}`;
+    const username = `gdpr${uniqueDigits(8)}`;
+    const value = (extra: Record<string, unknown>) => JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: number.wabaId, changes: [{ field: 'messages', value: {
+        messaging_product: 'whatsapp', metadata: { display_phone_number: number.displayPhoneNumber, phone_number_id: number.phoneNumberId }, ...extra,
+      } }] }],
+    });
+    // The customer's BSUID and username arrive with its number (linked), then alone; a status for an unknown wamid names only the BSUID.
+    await webhook(value({
+      contacts: [{ profile: { name: 'Maya', username }, wa_id: customer.from, user_id: bsuid }],
+      messages: [{ from: customer.from, id: inboundWamid(), timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'hi' } }],
+    }));
+    await webhook(value({
+      contacts: [{ profile: { name: 'Maya', username }, user_id: bsuid }],
+      messages: [{ from_user_id: bsuid, id: inboundWamid(), timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'again' } }],
+    }));
+    await webhook(value({ statuses: [{ id: `wamid.unknown-${bsuid}`, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_user_id: bsuid }] }));
+
+    const exported = (await call(org, 'GET', `/v1/clients/${customer.clientId}/export`)).json();
+    expect(exported.contacts).toMatchObject([{ id: customer.contactId, e164: `+${customer.from}`, bsuid, username }]);
+    expect(Object.keys(await rowsMentioning(bsuid))).toEqual(expect.arrayContaining(['contacts', 'messages', 'pending_statuses']));
+
+    expect((await call(org, 'DELETE', `/v1/clients/${customer.clientId}`)).statusCode).toBe(200);
+    expect(await rowsMentioning(customer.from)).toEqual({});
+    expect(await rowsMentioning(bsuid)).toEqual({});
+    expect(await rowsMentioning(username)).toEqual({});
+  });
+
   it('answers 404 to another organization and 403 to an agent', async () => {
     const org = await createTestOrg(bed.t.db);
     const number = await createTestNumber(bed.t.db, org.orgId);

@@ -27,11 +27,11 @@ describe('database constraints (raw SQL, bypassing wahub)', () => {
     const w = await seedWorld(t.db);
     const e164 = (await t.db.selectFrom('contacts').select('e164').where('id', '=', w.contactId).executeTakeFirstOrThrow()).e164;
 
-    const error = await refusal(insertContact(t.db, w.orgId, w.clientId, e164));
+    const error = await refusal(insertContact(t.db, w.orgId, w.clientId, e164!));
 
     expect(error).toMatchObject({ code: SQLSTATE.uniqueViolation, constraint: 'contacts_org_id_e164_key' });
     const other = await seedWorld(t.db);
-    await expect(insertContact(t.db, other.orgId, other.clientId, e164)).resolves.toBeTruthy();
+    await expect(insertContact(t.db, other.orgId, other.clientId, e164!)).resolves.toBeTruthy();
   });
 
   it('refuses a second inbound message with the same wamid on one business number (23505), not on another number', async () => {

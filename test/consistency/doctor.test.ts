@@ -17,7 +17,7 @@ import {
 } from './seed.js';
 
 const CHECKS = [
-  'duplicate_contacts', 'duplicate_inbound_wamids', 'phone_number_connected_twice', 'waba_connected_twice', 'waba_reference_mismatch',
+  'duplicate_contacts', 'duplicate_bsuid_contacts', 'contacts_without_identity', 'duplicate_inbound_wamids', 'phone_number_connected_twice', 'waba_connected_twice', 'waba_reference_mismatch',
   'disconnected_number_with_token', 'orphans', 'outbox_without_message', 'status_consistency', 'tokens_encrypted', 'twilio_number_shape',
 ];
 
@@ -94,7 +94,9 @@ describe('runChecks after constraints were dropped and violations seeded with ra
     t = await createTestDatabase(4);
     const db = t.db;
     await sql`
-      ALTER TABLE contacts DROP CONSTRAINT contacts_org_id_e164_key;
+      DROP INDEX contacts_org_id_e164_key;
+      DROP INDEX contacts_org_id_bsuid_key;
+      ALTER TABLE contacts DROP CONSTRAINT contacts_identity_check;
       DROP INDEX messages_provider_message_id_key;
       DROP INDEX phone_numbers_connected_phone_number_id_key;
       DROP INDEX wabas_connected_waba_id_key;
@@ -115,8 +117,20 @@ describe('runChecks after constraints were dropped and violations seeded with ra
     {
       const w = await seedWorld(db);
       const e164 = (await db.selectFrom('contacts').select('e164').where('id', '=', w.contactId).executeTakeFirstOrThrow()).e164;
-      await insertContact(db, w.orgId, w.clientId, e164);
+      await insertContact(db, w.orgId, w.clientId, e164!);
       seeded.duplicate_contacts = { orgId: w.orgId, subjects: [`${w.orgId} ${e164}`] };
+    }
+    {
+      const w = await seedWorld(db);
+      const bsuid = 'US.7700900123456';
+      for (const _ of [1, 2]) await db.insertInto('contacts').values({ org_id: w.orgId, client_id: w.clientId, e164: null, bsuid }).execute();
+      seeded.duplicate_bsuid_contacts = { orgId: w.orgId, subjects: [`${w.orgId} ${bsuid}`] };
+    }
+    {
+      const w = await seedWorld(db);
+      const { id } = await db.insertInto('contacts').values({ org_id: w.orgId, client_id: w.clientId, e164: null, bsuid: null })
+        .returning('id').executeTakeFirstOrThrow();
+      seeded.contacts_without_identity = { orgId: w.orgId, subjects: [id] };
     }
     {
       const w = await seedWorld(db);

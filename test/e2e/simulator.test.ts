@@ -134,6 +134,23 @@ describe('hub ⇄ simulator over HTTP', () => {
     expect(await pendingStatuses(wamid)).toEqual([]);
   });
 
+  it('answers a username-only customer (no number) with recipient, and the reply goes sent → delivered → read', async () => {
+    const s = await setup();
+    const userId = `US.${customerWaId()}7`;
+    const { wamid: inbound, status } = await sim.simulator.injectInbound({ phone_number_id: s.number.phoneNumberId, user_id: userId, username: 'maya.chen', text: 'Hi!' });
+    expect(status).toBe(200);
+    const { thread_id: threadId } = await t.db.selectFrom('messages').select('thread_id').where('org_id', '=', s.org.orgId).where('provider_message_id', '=', inbound).executeTakeFirstOrThrow();
+    const id = await queue(s, { thread_id: threadId, type: 'text', text: { body: 'Hello @maya.chen' } });
+
+    const wamid = await drive(dispatcher, async () => (await messageRow(id)).provider_message_id, 'wamid recorded');
+    await waitFor(async () => (await apiMessage(s, id)).status === 'read', 'status read');
+    const [send] = sendsOf(s);
+    expect(send).toMatchObject({ to: null, recipient: userId, wamid });
+    expect(send!.body).toEqual({ messaging_product: 'whatsapp', recipient_type: 'individual', recipient: userId, type: 'text', text: { body: 'Hello @maya.chen' } });
+    const changes = await t.db.selectFrom('outbox_events').select('payload').where('aggregate_id', '=', id).where('event_type', '=', 'message.status_changed').orderBy('seq').execute();
+    expect(changes.map((e) => (e.payload as { status: string }).status)).toEqual(['sent', 'delivered', 'read']);
+  });
+
   it('counts claims, accepted sends and provider errors by Meta code in the metrics', async () => {
     const count = async (name: string, labels: Record<string, string>) => {
       const metric = await registry.getSingleMetric(name)?.get();

@@ -45,7 +45,7 @@ describe('events of inbound webhooks', () => {
       'thread_id', 'type',
     ]);
     expect(received!.payload).toMatchObject({ message_id: received!.aggregate_id, error_code: null, error_title: null });
-    expect(Object.keys(contact!.payload).sort()).toEqual(['client_id', 'contact_id', 'e164', 'wa_id']);
+    expect(Object.keys(contact!.payload).sort()).toEqual(['bsuid', 'client_id', 'contact_id', 'e164', 'parent_bsuid', 'username', 'wa_id']);
     expect(JSON.stringify(received!.payload)).not.toContain('secret words');
     expect(received!.metadata).toEqual({ source: 'webhook' });
   });

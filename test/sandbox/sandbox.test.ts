@@ -60,9 +60,11 @@ describe('sandbox mode (wahub serve without Meta credentials)', () => {
       body: JSON.stringify({ phone_number_id: '200000000000001', from: '14155550123', profile_name: 'Maya', text: 'Hi!' }),
     });
     expect(((await injected.body.json()) as { status: number }).status).toBe(200);
-    const threads = (await (await request(`${hub.url}/v1/threads`, { headers: auth })).body.json()) as { data: Array<{ id: string; profile_name: string; e164: string }> };
-    // The three demo customers of a fresh sandbox; Maya is one of them and just wrote again.
+    const threads = (await (await request(`${hub.url}/v1/threads`, { headers: auth })).body.json()) as { data: Array<{ id: string; profile_name: string; e164: string | null; username: string | null }> };
+    // The demo customers of a fresh sandbox; Maya is one of them and just wrote again.
     expect(threads.data).toHaveLength(DEMO_CUSTOMERS.length);
+    // One of them has a username and no visible number (issue 15).
+    expect(threads.data.filter((thread) => thread.e164 === null)).toEqual([expect.objectContaining({ username: 'ana.costa', profile_name: 'Ana Costa' })]);
     const maya = threads.data.find((thread) => thread.e164 === '+14155550123')!;
     expect(maya.profile_name).toBe('Maya');
     const sent = await request(`${hub.url}/v1/messages`, {

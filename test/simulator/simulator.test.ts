@@ -208,6 +208,27 @@ describe('webhook delivery', () => {
     expect(result.status).toBe(200);
     expect(receiver.received[0]!.json.entry[0].changes[0].value.messages[0]).toEqual({ from: '447700900123', id: result.wamid, timestamp: expect.any(String), ...message });
   });
+
+  it('sends user_id in every messages webhook, and a username-only customer without from or wa_id', async () => {
+    await sim.simulator.injectInbound({ phone_number_id: PHONE_1, from: '447700900123', text: 'hi' });
+    const result = await sim.simulator.injectInbound({ phone_number_id: PHONE_1, user_id: 'GB.502576394655843', username: 'oliver', profile_name: 'Oliver', text: 'hi' });
+    expect(result.status).toBe(200);
+    const [withNumber, usernameOnly] = receiver.received.map((w) => w.json.entry[0].changes[0].value);
+    expect(withNumber.contacts[0]).toEqual({ profile: { name: 'Simulated Customer' }, wa_id: '447700900123', user_id: expect.stringMatching(/^US\.\d+$/) });
+    expect(usernameOnly.contacts).toEqual([{ profile: { name: 'Oliver', username: 'oliver' }, user_id: 'GB.502576394655843' }]);
+    expect(usernameOnly.messages[0]).toMatchObject({ from_user_id: 'GB.502576394655843', id: result.wamid });
+    expect(usernameOnly.messages[0]).not.toHaveProperty('from');
+    const [item] = parseMetaWebhook(receiver.received[1]!.json);
+    expect(item).toMatchObject({ kind: 'message', waId: null, bsuid: 'GB.502576394655843', username: 'oliver' });
+  });
+
+  it('emits user_changed_user_id as a system message without contacts[]', async () => {
+    const system = { type: 'system', system: { type: 'user_changed_user_id', body: 'User changed', user_id: 'GB.999' } };
+    await sim.simulator.injectInbound({ phone_number_id: PHONE_1, user_id: 'GB.502576394655843', message: system });
+    const value = receiver.received[0]!.json.entry[0].changes[0].value;
+    expect(value).not.toHaveProperty('contacts');
+    expect(value.messages[0]).toMatchObject({ from_user_id: 'GB.502576394655843', ...system });
+  });
 });
 
 describe('close()', () => {

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CUSTOMERS } from '../../src/sandbox/seed.js';
 import { setOperatorPassword } from '../../src/sessions/sessions.service.js';
 import { type Hub, startHub } from '../../src/server.js';
 import { createTestOperator } from '../helpers/factories.js';
@@ -87,14 +88,27 @@ describe('web inbox in Chromium', () => {
     const { page } = owner;
     await logIn(page, hub.url!, hub.demo!.operator_email, hub.demo!.operator_password);
     const items = page.locator('a.thread-item');
-    await expect.poll(() => items.count()).toBe(3);
+    await expect.poll(() => items.count()).toBe(DEMO_CUSTOMERS.length);
     await expect.poll(() => items.first().locator('.thread-name').textContent()).toBe('Lena Vogel');
     await expect.poll(() => page.locator('a.thread-item', { hasText: 'Maya Chen' }).locator('.thread-preview').textContent()).toContain('order #1042');
     expect(await page.locator('a.thread-item', { hasText: 'Maya Chen' }).locator('.badge').textContent()).toBe('1');
     await page.getByLabel('Search by name or number').fill('oliver');
     await expect.poll(() => items.count()).toBe(1);
     await page.getByLabel('Search by name or number').fill('');
-    await expect.poll(() => items.count()).toBe(3);
+    await expect.poll(() => items.count()).toBe(DEMO_CUSTOMERS.length);
+  });
+
+  it('shows a username-only conversation with @username, and finds it by @username', async () => {
+    const { page } = owner;
+    const items = page.locator('a.thread-item');
+    await page.getByLabel('Search by name or number').fill('@ana.costa');
+    await expect.poll(() => items.count()).toBe(1);
+    await items.first().click();
+    await page.locator('article.msg-inbound', { hasText: 'Do you have the blue one in size M?' }).waitFor();
+    await expect.poll(() => page.locator('.conv-title p').textContent()).toContain('@ana.costa');
+    expect(await page.locator('.conv-title h1').textContent()).toBe('Ana Costa');
+    await page.getByLabel('Search by name or number').fill('');
+    await expect.poll(() => items.count()).toBe(DEMO_CUSTOMERS.length);
   });
 
   it('shows a message at one time in the list and the conversation (the customer\'s), with the received time on hover', async () => {
@@ -256,8 +270,8 @@ describe('web inbox in Chromium', () => {
     const items = page.locator('a.thread-item');
     await expect.poll(() => items.count()).toBe(30);
     await items.last().scrollIntoViewIfNeeded();
-    // 30 new customers + Maya, Oliver, Lena, Camille (the Connect WhatsApp number has no threads).
-    await expect.poll(() => items.count()).toBe(34);
+    // 30 new customers + Ana, Maya, Oliver, Lena, Camille (the Connect WhatsApp number has no threads).
+    await expect.poll(() => items.count()).toBe(35);
     await expect.poll(() => page.locator('a.thread-item', { hasText: 'Oliver Smith' }).count()).toBe(1);
   });
 

@@ -32,8 +32,12 @@ export interface Thread {
   owner_operator_id: string | null;
   owner: { id: string; name: string | null; email: string | null } | null;
   contact_id: string;
-  e164: string;
+  /** Null for a customer known only by a business-scoped user ID (a username, no visible number). */
+  e164: string | null;
   wa_id: string | null;
+  bsuid: string | null;
+  parent_bsuid: string | null;
+  username: string | null;
   profile_name: string | null;
   phone_number_id: string;
   display_phone_number: string;

@@ -1,7 +1,13 @@
 // Display helpers: names, numbers, times, previews.
 import type { LastMessage, Message, Thread } from './api';
 
-export const contactName = (t: Pick<Thread, 'profile_name' | 'e164'>) => t.profile_name || t.e164;
+type Customer = Pick<Thread, 'profile_name' | 'e164' | 'username' | 'bsuid'>;
+
+/** How the customer is told apart: `@username` when they have one, and the number when known (else the BSUID). */
+export const customerHandle = (t: Customer) =>
+  [t.username ? `@${t.username}` : null, t.e164 ?? (t.username ? null : t.bsuid)].filter(Boolean).join(' · ');
+
+export const contactName = (t: Customer) => t.profile_name || customerHandle(t);
 
 export function initials(name: string): string {
   const parts = name.replace(/[^\p{L}\p{N} ]/gu, '').trim().split(/\s+/).filter(Boolean);

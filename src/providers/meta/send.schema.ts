@@ -191,11 +191,13 @@ export const metaMessageRequestSchema = z.discriminatedUnion(
     messaging_product: z.literal('whatsapp'),
     recipient_type: z.literal('individual').optional(),
     // Meta accepts + - ( ) and spaces around the digits [M-SEND].
-    to: z.string().regex(/^\+?[\d\s\-()]{5,30}$/, 'to must be a phone number, E.164 with +'),
+    to: z.string().regex(/^\+?[\d\s\-()]{5,30}$/, 'to must be a phone number, E.164 with +').optional(),
+    // A customer's BSUID or parent BSUID instead of `to` (docs/PROTOCOL-NOTES.md).
+    recipient: z.string().regex(/^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$/, 'recipient must be a business-scoped user ID').optional(),
     biz_opaque_callback_data: z.string().max(512).optional(),
   })],
   { error: unknownType(OUTBOUND_MESSAGE_TYPES.filter((t) => t !== 'mark_as_read')) },
-);
+).refine((body) => body.to !== undefined || body.recipient !== undefined, { message: 'give to (a phone number) or recipient (a BSUID)', path: ['to'] });
 
 /** Graph API mark-as-read body `{ messaging_product, status: "read", message_id, typing_indicator? }` [M-READ][M-TYPING]. */
 export const metaReadRequestSchema = z.strictObject({
@@ -216,12 +218,13 @@ function withPlus(to: string): string {
 
 /**
  * Builds the Graph API body for `POST /{version}/{phone-number-id}/messages`.
- * @param to the customer's number, E.164 with `+` (bare digits get a `+`)
+ * @param to the customer's number, E.164 with `+` (bare digits get a `+`), or `{ bsuid }` for a
+ *   customer known only by a BSUID (sent as `recipient`, without `to`)
  * @param message a parsed `OutboundMessage` (extra keys such as `thread_id` are ignored)
  * @returns `{messaging_product, recipient_type, to, type, [type], context?}`, or for mark_as_read
  *   `{messaging_product, status: "read", message_id, typing_indicator?}` (no `to`: Meta ignores it)
  */
-export function buildMetaSendRequest(to: string, message: OutboundMessage): MetaSendRequest {
+export function buildMetaSendRequest(to: string | { e164: string } | { bsuid: string }, message: OutboundMessage): MetaSendRequest {
   if (message.type === 'mark_as_read') {
     const { message_id, typing_indicator } = message.mark_as_read;
     return {
@@ -232,7 +235,9 @@ export function buildMetaSendRequest(to: string, message: OutboundMessage): Meta
   const object = (message as Record<string, unknown>)[message.type];
   const context = 'context' in message ? message.context : undefined;
   return {
-    messaging_product: 'whatsapp', recipient_type: 'individual', to: withPlus(to), type: message.type,
+    messaging_product: 'whatsapp', recipient_type: 'individual',
+    ...(typeof to === 'string' ? { to: withPlus(to) } : 'e164' in to ? { to: to.e164 } : { recipient: to.bsuid }),
+    type: message.type,
     [message.type]: object,
     ...(context ? { context } : {}),
   };

@@ -9,6 +9,8 @@ import type {
   DeadLetterReason, ParsedDeadLetter, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem,
 } from '../types.js';
 import { META_STATUS_VALUES, type MetaStatusValue } from './webhook.types.js';
+import { senderIdentity } from './webhook.identity.js';
+import { isBsuid } from '../../shared/bsuid.js';
 
 /** `object` of every WhatsApp Business webhook envelope [M-EP]. */
 const WHATSAPP_OBJECT = 'whatsapp_business_account';
@@ -81,24 +83,17 @@ export function parseUnixSeconds(value: unknown): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-/** `contacts[].profile.name` of the contact whose `wa_id` is the sender [M-TEXT]. */
-function findProfileName(contacts: unknown, waId: string): string | null {
-  if (!Array.isArray(contacts)) return null;
-  const contact: unknown = contacts.find((c: unknown) => isRecord(c) && c.wa_id === waId);
-  if (!isRecord(contact) || !isRecord(contact.profile)) return null;
-  return typeof contact.profile.name === 'string' ? contact.profile.name : null;
-}
-
 function parseMessage(change: MessagesChange, message: unknown, index: number): ParsedWebhookItem {
   const location = { wabaId: change.wabaId, phoneNumberId: change.phoneNumberId, field: 'messages' };
   if (!isRecord(message)) {
     return deadLetter('invalid_message', `messages[${index}] is not an object`, location, message);
   }
-  const from = nonEmptyString(message.from);
+  const identity = senderIdentity(message, change.value.contacts);
   const wamid = wamidOf(message.id);
   const timestamp = parseUnixSeconds(message.timestamp);
-  const missing = [!from && 'from', !wamid && 'id', !timestamp && 'timestamp'].filter(Boolean);
-  if (!from || !wamid || !timestamp) {
+  const missing = [!wamid && 'id', !timestamp && 'timestamp'].filter(Boolean);
+  if (!identity.ok) return deadLetter('invalid_message', `messages[${index}]: ${identity.detail}`, location, message);
+  if (!wamid || !timestamp) {
     const detail = `messages[${index}] has no valid ${missing.join(', ')}`;
     return deadLetter('invalid_message', detail, location, message);
   }
@@ -109,8 +104,7 @@ function parseMessage(change: MessagesChange, message: unknown, index: number): 
     wabaId: change.wabaId,
     phoneNumberId: change.phoneNumberId,
     displayPhoneNumber: change.displayPhoneNumber,
-    waId: from,
-    profileName: findProfileName(change.value.contacts, from),
+    ...identity.sender,
     providerMessageId: wamid,
     timestamp,
     type,
@@ -145,6 +139,7 @@ function parseStatus(change: MessagesChange, status: unknown, index: number): Pa
     status: status.status,
     timestamp,
     recipientId: typeof status.recipient_id === 'string' ? status.recipient_id : null,
+    recipientUserId: isBsuid(status.recipient_user_id) ? status.recipient_user_id : null,
     errors: normaliseMetaErrors(status.errors),
     raw: status,
   };

@@ -57,7 +57,12 @@ export class TwilioMessagesClient implements MessageSender {
     if (!input.from.accountSid) {
       return { ok: false, error: { class: 'permanent', code: null, title: 'Twilio number without an account SID', details: null, httpStatus: null } };
     }
-    const built = buildTwilioSendRequest(input.from.e164, input.to, input.message, this.options.statusCallbackUrl);
+    if (!('e164' in input.to)) {
+      // Twilio addresses WhatsApp users by phone number only (`whatsapp:+E164`).
+      const title = 'Twilio cannot send to a business-scoped user ID: this customer has no known phone number';
+      return { ok: false, error: { class: 'permanent', code: null, title, details: null, httpStatus: null } };
+    }
+    const built = buildTwilioSendRequest(input.from.e164, input.to.e164, input.message, this.options.statusCallbackUrl);
     if (!built.ok) return built;
     const url = `${this.options.baseUrl.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(input.from.accountSid)}/Messages.json`;
     const body = new URLSearchParams(built.form).toString();

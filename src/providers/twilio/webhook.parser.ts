@@ -167,6 +167,9 @@ function parseMessage(params: TwilioParams, receivedAt: Date): ParsedWebhookItem
     phoneNumberId: to!,
     displayPhoneNumber: business[1]!,
     waId: waId && /^\d+$/.test(waId) ? waId : customer[1]!,
+    bsuid: null,
+    parentBsuid: null,
+    username: null,
     profileName: present(params, 'ProfileName') ?? null,
     providerMessageId: sid,
     timestamp: receivedAt,
@@ -203,6 +206,7 @@ function parseStatus(params: TwilioParams, receivedAt: Date): ParsedWebhookItem[
     status,
     timestamp: receivedAt,
     recipientId: to ? (ADDRESS.exec(to)?.[1] ?? null) : null,
+    recipientUserId: null,
     errors,
     raw: params,
   };

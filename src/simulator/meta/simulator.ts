@@ -10,7 +10,10 @@ import { z } from 'zod';
 import { metaMessageRequestSchema, metaReadRequestSchema } from '../../providers/meta/send.schema.js';
 import { createSignupSimulator, type SignupCodeInput } from './signup.js';
 import { buildMetaError, buildStatusError, invalidAccessToken, invalidParameter, unknownObject, type MetaErrorResponse } from './errors.js';
-import { buildMessagesWebhook, buildStatusWebhook, generateWamid, unixSecondsNow, WebhookDeliverer, type SimulatedNumber, type StatusItem } from './webhooks.js';
+import { bsuidForWaId, buildMessagesWebhook, buildStatusWebhook, generateWamid, unixSecondsNow, WebhookDeliverer, type SimulatedNumber, type StatusItem } from './webhooks.js';
+import { failureInput, type FailureInput, inboundInput, type InboundInput, numberInput, type NumberInput } from './inputs.js';
+
+export type { FailureInput, InboundInput, NumberInput };
 
 /** Status webhook delays, in ms after the send was accepted. Defaults: sent 100, delivered 200, read 300. */
 export type { SimulatorDelays };
@@ -30,40 +33,13 @@ export interface SimulatorOptions {
   logger?: SimulatorLogger;
 }
 
-const numberInput = z.strictObject({
-  waba_id: z.string().min(1),
-  display_phone_number: z.string().regex(/^\d+$/, 'display_phone_number must be digits only'),
-  access_token: z.string().min(1).optional(),
-});
-/** Body of `PUT /_simulator/numbers/:phone_number_id`. */
-export type NumberInput = z.infer<typeof numberInput>;
-
-const failureInput = z.strictObject({
-  phone_number_id: z.string().min(1).optional(),
-  to: z.string().min(1).optional(),
-  code: z.number().int().optional(),
-  http_status: z.number().int().min(400).max(599).optional(),
-  mode: z.enum(['sync', 'webhook']).default('sync'),
-  count: z.number().int().min(1).default(1),
-}).refine((f) => f.code !== undefined || (f.http_status !== undefined && f.mode === 'sync'), 'code is required (http_status alone only in sync mode)');
-/** Body of `POST /_simulator/failures`: the next `count` sends matching phone_number_id/to fail. */
-export type FailureInput = z.input<typeof failureInput>;
-
-const inboundInput = z.strictObject({
-  phone_number_id: z.string().min(1),
-  from: z.string().regex(/^\d+$/, 'from must be the customer wa_id (digits)'),
-  profile_name: z.string().optional(),
-  text: z.string().min(1).optional(),
-  message: z.record(z.string(), z.unknown()).optional(),
-}).refine((i) => (i.text === undefined) !== (i.message === undefined), 'provide exactly one of text or message');
-/** Body of `POST /_simulator/inbound`; `message` is a raw Meta `messages[]` item (from/id/timestamp filled in if absent). */
-export type InboundInput = z.infer<typeof inboundInput>;
-
 /** One accepted `POST /{version}/{phone_number_id}/messages`; `at` is epoch ms. */
 export interface SimulatedSend {
   phone_number_id: string;
-  /** As sent (`+` included); null for mark-as-read. */
+  /** As sent (`+` included); null for mark-as-read and for a send by `recipient`. */
   to: string | null;
+  /** The BSUID a send addressed with `recipient` instead of `to`, else null. */
+  recipient: string | null;
   /** Meta `type`, or `mark_as_read` for a read receipt. */
   type: string;
   body: Record<string, unknown>;
@@ -150,7 +126,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   /** Posts the status webhooks of one message strictly in order, each acknowledged before the next. */
   function runLifecycle(number: SimulatedNumber, send: SimulatedSend, failure: Failure | undefined): void {
     if (options.statusWebhooks === false) return;
-    const recipientId = digits(send.to ?? '');
+    const recipient = send.to !== null ? { recipient_id: digits(send.to), recipient_user_id: bsuidForWaId(digits(send.to)) } : { recipient_user_id: send.recipient! };
     const isTemplate = send.type === 'template';
     // PMP pricing appears on sent and one of delivered/read [M-STATUS].
     const pricing = { billable: isTemplate, pricing_model: 'PMP', type: isTemplate ? 'regular' : 'free_customer_service', category: isTemplate ? 'utility' : 'service' };
@@ -163,7 +139,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
           { delayMs: delays.readMs, status: 'read', extra: {} },
         ].slice(0, send.type === 'reaction' ? 1 : 3) as Step[]; // reactions only get `sent` [M-REACT]
     background.runSteps(send.at, steps, async (step) => {
-      const status = { id: send.wamid!, status: step.status, timestamp: unixSecondsNow(), recipient_id: recipientId, ...step.extra };
+      const status = { id: send.wamid!, status: step.status, timestamp: unixSecondsNow(), ...recipient, ...step.extra };
       const answer = await deliverer.deliver(buildStatusWebhook(number, status));
       if (answer !== 200) logger.warn({ wamid: send.wamid, status: step.status, answer }, 'simulator: status webhook not acknowledged');
     });
@@ -192,21 +168,23 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const parsed = (isRead ? metaReadRequestSchema : metaMessageRequestSchema).safeParse(body);
     if (!parsed.success) return metaReply(invalidParameter(describeIssues(parsed.error)));
     const request = parsed.data as Record<string, unknown>;
-    const to = isRead ? null : String(request.to);
-    const failure = takeFailure(phoneNumberId, to);
+    // `to` wins when a send carries both (docs/PROTOCOL-NOTES.md).
+    const to = isRead || request.to === undefined ? null : String(request.to);
+    const recipient = isRead || to !== null ? null : String(request.recipient);
+    const failure = takeFailure(phoneNumberId, to ?? recipient);
     if (failure?.mode === 'sync') return failSync(failure);
     const send: SimulatedSend = {
-      phone_number_id: phoneNumberId, to, type: isRead ? 'mark_as_read' : String(request.type), body: request,
-      wamid: to === null ? null : generateWamid(to, 'outbound'), at: Date.now(),
+      phone_number_id: phoneNumberId, to, recipient, type: isRead ? 'mark_as_read' : String(request.type), body: request,
+      wamid: isRead ? null : generateWamid(to ?? recipient!, 'outbound'), at: Date.now(),
     };
     sent.push(send);
-    if (to === null) return { statusCode: 200, body: { success: true } };
+    if (isRead) return { statusCode: 200, body: { success: true } };
     runLifecycle(number, send, failure);
     return {
       statusCode: 200,
       body: {
         messaging_product: 'whatsapp',
-        contacts: [{ input: to, wa_id: digits(to) }],
+        contacts: [to !== null ? { input: to, wa_id: digits(to) } : { input: recipient }],
         messages: [{ id: send.wamid, ...(send.type === 'template' ? { message_status: 'accepted' } : {}) }],
       },
     };
@@ -224,12 +202,14 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       const i = parseInput(inboundInput, input);
       const number = numbers.get(i.phone_number_id);
       if (!number) throw new SimulatorInputError(`unknown phone_number_id '${i.phone_number_id}'`, 404);
+      const userId = i.user_id ?? bsuidForWaId(i.from!);
       const message = {
-        from: i.from, id: generateWamid(i.from, 'inbound'), timestamp: unixSecondsNow(),
+        // `from_user_id` replaces `from` when the number is withheld (docs/PROTOCOL-NOTES.md).
+        ...(i.from ? { from: i.from } : { from_user_id: userId }), id: generateWamid(i.from ?? userId, 'inbound'), timestamp: unixSecondsNow(),
         ...(i.text === undefined ? {} : { type: 'text', text: { body: i.text } }),
         ...i.message,
       };
-      const contact = { waId: i.from, profileName: i.profile_name ?? 'Simulated Customer' };
+      const contact = { waId: i.from ?? null, userId, username: i.username ?? null, profileName: i.profile_name ?? 'Simulated Customer' };
       const status = await background.track(deliverer.deliver(buildMessagesWebhook(number, contact, message)));
       return { wamid: String(message.id), status };
     },

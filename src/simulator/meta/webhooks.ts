@@ -2,7 +2,7 @@
  * Webhooks the Meta simulator sends: payload builders in Meta's exact shape (PROTOCOL.md §2), wamids,
  * and signed delivery with Meta-like retries (§1.2, §1.3).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { signMetaPayload } from '../../providers/meta/signature.js';
 import type { SimulatorLogger, Timers, WebhookRetry } from '../shared/background.js';
@@ -63,12 +63,24 @@ function envelope(number: SimulatedNumber, value: Record<string, unknown>): Reco
   };
 }
 
-/** A `statuses[]` item: `{id, status, timestamp, recipient_id, pricing?, errors?}` [M-STATUS]. */
+/**
+ * The simulated customer's BSUID for a wa_id: stable, so that one customer always has one BSUID
+ * (Meta scopes it to the business portfolio; the simulator has one portfolio).
+ */
+export function bsuidForWaId(waId: string): string {
+  return `US.${BigInt(`0x${createHash('sha256').update(waId).digest('hex').slice(0, 15)}`).toString()}`;
+}
+
+/**
+ * A `statuses[]` item: `{id, status, timestamp, recipient_id?, recipient_user_id, pricing?, errors?}`
+ * [M-STATUS]; `recipient_id` only when the customer's number is known (docs/PROTOCOL-NOTES.md).
+ */
 export interface StatusItem {
   id: string;
   status: 'sent' | 'delivered' | 'read' | 'failed';
   timestamp: string;
-  recipient_id: string;
+  recipient_id?: string;
+  recipient_user_id: string;
   pricing?: Record<string, unknown>;
   errors?: Record<string, unknown>[];
 }
@@ -78,14 +90,19 @@ export function buildStatusWebhook(number: SimulatedNumber, status: StatusItem):
   return envelope(number, { statuses: [status] });
 }
 
-/** `messages` webhook carrying one inbound message and its sender's contact [M-TEXT]. */
+/**
+ * `messages` webhook carrying one inbound message and its sender's contact [M-TEXT], as Meta sends
+ * it since April 2026: `user_id` always, `wa_id` only when the number is available, `username` when
+ * the customer has one; a `system` message has no `contacts[]` (docs/PROTOCOL-NOTES.md).
+ */
 export function buildMessagesWebhook(
   number: SimulatedNumber,
-  contact: { waId: string; profileName: string },
+  contact: { waId: string | null; userId: string; username: string | null; profileName: string },
   message: Record<string, unknown>,
 ): Record<string, unknown> {
+  const profile = { name: contact.profileName, ...(contact.username ? { username: contact.username } : {}) };
   return envelope(number, {
-    contacts: [{ profile: { name: contact.profileName }, wa_id: contact.waId }],
+    ...(message.type === 'system' ? {} : { contacts: [{ profile, ...(contact.waId ? { wa_id: contact.waId } : {}), user_id: contact.userId }] }),
     messages: [message],
   });
 }

@@ -126,6 +126,16 @@ describe('buildMetaSendRequest', () => {
     expect(metaSendRequestSchema.safeParse(body).success).toBe(true);
   });
 
+  it('addresses a customer known only by a BSUID with recipient and no to, which the wire schema accepts', () => {
+    const message = outboundMessageSchema.parse({ type: 'text', text: { body: 'hi' } });
+    const body = buildMetaSendRequest({ bsuid: 'US.13491208655302741918' }, message);
+    expect(body).toEqual({ messaging_product: 'whatsapp', recipient_type: 'individual', recipient: 'US.13491208655302741918', type: 'text', text: { body: 'hi' } });
+    expect(metaSendRequestSchema.safeParse(body).success).toBe(true);
+    expect(buildMetaSendRequest({ e164: '+14155550123' }, message)).toMatchObject({ to: '+14155550123' });
+    expect(metaSendRequestSchema.safeParse({ ...body, recipient: undefined }).success).toBe(false);
+    expect(metaSendRequestSchema.safeParse({ ...body, recipient: 'US.' }).success).toBe(false);
+  });
+
   it('adds + to a bare wa_id and builds interactive bodies the wire schema accepts', () => {
     const message = outboundMessageSchema.parse(buttonMessage({ buttons: buttons(2) }));
     const body = buildMetaSendRequest('14155550123', message);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { outboundMessageSchema } from '../../../src/providers/meta/send.schema.js';
 import { classifyTwilioError } from '../../../src/providers/twilio/errors.js';
+import { TwilioMessagesClient } from '../../../src/providers/twilio/messages.client.js';
 import { buildTwilioSendRequest } from '../../../src/providers/twilio/send.request.js';
 import { parseTwilioForm, parseTwilioWebhook } from '../../../src/providers/twilio/webhook.parser.js';
 import type { ParsedStatus } from '../../../src/providers/types.js';
@@ -33,6 +34,18 @@ describe('classifyTwilioError', () => {
     [null, 'retryable'], [503, 'retryable'], [500, 'retryable'], [429, 'retryable'], [408, 'retryable'], [401, 'reauth'], [400, 'permanent'], [404, 'permanent'],
   ] as const)('classifies a response without a Twilio code and HTTP %s as %s', (status, expected) => {
     expect(classifyTwilioError(null, status)).toBe(expected);
+  });
+});
+
+describe('TwilioMessagesClient.sendMessage to a business-scoped user ID', () => {
+  it('fails permanently with a clear reason, without calling Twilio (Twilio addresses customers by phone number)', async () => {
+    const client = new TwilioMessagesClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 100 });
+    const result = await client.sendMessage({
+      from: { phoneNumberId: 'whatsapp:+15550100001', e164: '+15550100001', accountSid: `AC${'0'.repeat(32)}` }, credential: 'token',
+      to: { bsuid: 'US.13491208655302741918' }, message: outboundMessageSchema.parse({ type: 'text', text: { body: 'hi' } }),
+    });
+    expect(result).toEqual({ ok: false, error: expect.objectContaining({ class: 'permanent', title: expect.stringMatching(/Twilio cannot send to a business-scoped user ID/) }) });
+    await client.close();
   });
 });
 

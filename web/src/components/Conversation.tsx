@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { type Message, type Operator, type OperatorSummary, type Page, get, post, query, type ThreadDetail } from '../api';
-import { clockTime, contactName, formatNumber, initials, shownTime, timeTitle } from '../format';
+import { clockTime, contactName, customerHandle, formatNumber, initials, shownTime, timeTitle } from '../format';
 import { useCoalesced, useHubEvents } from '../live';
 import { focusLost, takeComposerFocus } from '../focus';
 import { navigate } from '../router';
@@ -134,7 +134,7 @@ export function Conversation({ threadId, operator, operators }: { threadId: stri
         <span className="avatar" aria-hidden="true">{initials(name)}</span>
         <div className="conv-title">
           <h1 ref={heading} tabIndex={-1}>{name}</h1>
-          <p className="muted"><span className="nowrap">{thread.e164}</span> · <span className="nowrap">to {formatNumber(thread.display_phone_number)}</span></p>
+          <p className="muted"><span className="nowrap">{customerHandle(thread)}</span> · <span className="nowrap">to {formatNumber(thread.display_phone_number)}</span></p>
         </div>
         <ThreadActions thread={thread} operator={operator} operators={operators} onChanged={(detail) => { if (detail) setThread(detail); else void loadThread(); }} />
       </header>
