@@ -13,6 +13,7 @@ import * as m0005 from './migrations/0005_domain_events.js';
 import * as m0006 from './migrations/0006_operator_sessions.js';
 import * as m0007 from './migrations/0007_twilio.js';
 import * as m0008 from './migrations/0008_inbound_throughput.js';
+import * as m0010 from './migrations/0010_templates.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_operator_sessions': m0006,
   '0007_twilio': m0007,
   '0008_inbound_throughput': m0008,
+  '0010_templates': m0010,
 };
 
 function migrator(db: Db): Migrator {

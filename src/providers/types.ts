@@ -53,6 +53,8 @@ export const DEAD_LETTER_REASONS = [
   'provider_mismatch', // the number is connected through another provider than the webhook's
   'contact_without_phone', // sender has no wa_id from which an E.164 number can be derived
   'invalid_json', // signed body that is not JSON
+  'unroutable_waba', // a template webhook for a WABA no organization has connected
+  'invalid_template_update', // a template webhook without a usable template name, language or value
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
