@@ -214,3 +214,11 @@ export async function findTemplateSyncTime(db: Executor, orgId: string, wabaRef:
   const row = await db.selectFrom('template_syncs').select('synced_at').where('org_id', '=', orgId).where('waba_ref', '=', wabaRef).executeTakeFirst();
   return row?.synced_at ?? null;
 }
+
+/** The organization's connected Meta WABAs (one, when `wabaRef` or `wabaId` is given). */
+export async function findConnectedWabas(db: Executor, orgId: string, only: { wabaRef?: string; wabaId?: string } = {}) {
+  let query = db.selectFrom('wabas').select(['id', 'waba_id']).where('org_id', '=', orgId).where('disconnected_at', 'is', null);
+  if (only.wabaRef) query = query.where('id', '=', only.wabaRef);
+  if (only.wabaId) query = query.where('waba_id', '=', only.wabaId);
+  return query.orderBy('waba_id').execute();
+}

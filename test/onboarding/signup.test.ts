@@ -4,6 +4,7 @@
  * subscribed_apps, register), and a message sent afterwards through the dispatcher with the token
  * the signup stored.
  */
+import { seedTemplates } from '../helpers/templates.js';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
@@ -139,7 +140,8 @@ describe('POST /v1/whatsapp/signup/complete', () => {
 
   it('leaves the numbers registered with the business token: the dispatcher sends from each of them', async () => {
     const org = await createTestOrg(t.db);
-    const { numbers } = await signUp(org);
+    const { numbers, wabaId } = await signUp(org);
+    await seedTemplates(t.db, org.orgId, wabaId);
     const dispatcher = new Dispatcher({
       db: t.db, cipher: testCipher, graph: hub.graph, logger: silentLogger, leaseTtlMs: 60_000, batchSize: 10, pollIntervalMs: 20, maxAttempts: 3, retryBaseMs: 10,
     });
