@@ -40,8 +40,10 @@ export interface TemplateSyncSummary {
   changed: number;
   /** Rows marked deleted (Meta no longer lists them). */
   deleted: number;
-  /** False when a sync of another caller had already synced it (sync only if never synced). */
+  /** False when a sync of another caller had already synced it (sync only if never synced), or it failed. */
   ran: boolean;
+  /** Why this WABA could not be synced (Meta's refusal, no token); null when it was. */
+  error: string | null;
 }
 
 const NAME = /^[a-z0-9_]{1,512}$/;
@@ -130,7 +132,7 @@ export async function syncWabaTemplates(
 ): Promise<TemplateSyncSummary> {
   return withTransaction(deps.db, async (tx) => {
     const state = await lockTemplateSync(tx, orgId, waba.id);
-    if (onlyIfNeverSynced && state.synced_at !== null) return { waba_id: waba.waba_id, templates: 0, changed: 0, deleted: 0, ran: false };
+    if (onlyIfNeverSynced && state.synced_at !== null) return { waba_id: waba.waba_id, templates: 0, changed: 0, deleted: 0, ran: false, error: null };
     let token: string | undefined;
     for (const number of await listWabaNumbers(tx, waba.id)) {
       token = await findAccessToken(tx, deps.cipher, orgId, number.id);
@@ -139,19 +141,32 @@ export async function syncWabaTemplates(
     if (!token) throw new AppError('not_found', `WABA ${waba.waba_id} has no connected number with a token to sync its templates with`);
     const templates = await fetchAllTemplates(deps, waba.waba_id, token);
     const { changed, deleted } = await applyTemplateList(tx, orgId, waba.id, templates);
-    return { waba_id: waba.waba_id, templates: templates.length, changed, deleted, ran: true };
+    return { waba_id: waba.waba_id, templates: templates.length, changed, deleted, ran: true, error: null };
   });
 }
 
 /**
  * Syncs every connected WABA of the organization (or the one named), each in its own transaction.
+ * A WABA that cannot be synced (Meta refuses, no token) is reported with its error and recorded on
+ * its sync row; the others still sync.
  * @throws AppError not_found when `wabaId` is not a connected WABA of the organization
  */
 export async function syncOrganizationTemplates(deps: TemplateSyncDeps, orgId: string, wabaId?: string): Promise<TemplateSyncSummary[]> {
   const wabas = await findConnectedWabas(deps.db, orgId, { wabaId });
   if (wabaId && wabas.length === 0) throw new AppError('not_found', `WABA ${wabaId} not found`);
   const summaries: TemplateSyncSummary[] = [];
-  for (const waba of wabas) summaries.push(await syncWabaTemplates(deps, orgId, waba));
+  for (const waba of wabas) {
+    try {
+      summaries.push(await syncWabaTemplates(deps, orgId, waba));
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      await withTransaction(deps.db, async (tx) => {
+        await lockTemplateSync(tx, orgId, waba.id);
+        await recordTemplateSync(tx, orgId, waba.id, { error: error.message });
+      });
+      summaries.push({ waba_id: waba.waba_id, templates: 0, changed: 0, deleted: 0, ran: false, error: error.message });
+    }
+  }
   return summaries;
 }
 

@@ -40,3 +40,12 @@ export async function seedTemplates(db: Db, orgId: string, wabaId: string, templ
   if (!waba) throw new Error(`WABA ${wabaId} is not connected in organization ${orgId}`);
   await importTemplates(db, orgId, waba.id, templates);
 }
+
+/** A registry template as Graph lists it (`GET /{waba_id}/message_templates`), for stubs and the simulator. */
+export function toGraphTemplate(template: SyncedTemplate, id: string) {
+  return {
+    id, name: template.name, language: template.language, status: template.status, category: template.category ?? 'UTILITY',
+    components: template.components, parameter_format: (template.parameterFormat ?? 'positional').toUpperCase() as 'POSITIONAL' | 'NAMED',
+    ...(template.qualityScore ? { quality_score: { score: template.qualityScore } } : {}),
+  };
+}
