@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, buildOpsApp, OTP_KEY_LABEL } from './app.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
+import { syncAllTemplates } from './templates/template-sync.service.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
@@ -90,7 +91,7 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
 }
 
 /** The worker's event loops: relay (to NATS and HTTP deliveries), deliverer, maintenance. */
-async function startEventWorkers(runtime: Runtime) {
+async function startEventWorkers(runtime: Runtime, graph: GraphApiClient | undefined) {
   const { config, logger, db, cipher } = runtime;
   let publisher: EventPublisher | undefined;
   if (config.natsUrl) {
@@ -114,6 +115,9 @@ async function startEventWorkers(runtime: Runtime) {
   const otpExpiry = new MaintenanceScheduler({
     jobs: [{ name: 'otp_expiry', run: async () => ({ failed: await failExpiredOtpMessages(db) }) }], intervalMs: OTP_EXPIRY_INTERVAL_MS, logger: logger.child({ component: 'maintenance' }),
   });
+  const templateSync = graph && config.templateSyncIntervalMs > 0 ? new MaintenanceScheduler({
+    jobs: [{ name: 'template_sync', run: async () => syncAllTemplates({ db, cipher, graph }) }], intervalMs: config.templateSyncIntervalMs, logger: logger.child({ component: 'maintenance' }),
+  }) : undefined;
   return {
     relay,
     start: () => {
@@ -121,10 +125,12 @@ async function startEventWorkers(runtime: Runtime) {
       deliverer.start();
       maintenance.start();
       otpExpiry.start();
+      templateSync?.start();
     },
     stop: async () => {
       await maintenance.stop();
       await otpExpiry.stop();
+      await templateSync?.stop();
       await relay.stop();
       await deliverer.stop();
       await publisher?.close();
@@ -218,7 +224,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         db, cipher, graph, twilio, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
       });
     }
-    if (role !== 'api') eventWorkers = await startEventWorkers(runtime);
+    if (role !== 'api') eventWorkers = await startEventWorkers(runtime, graph);
     const loops = [
       ...(dispatcher ? [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)] : []),
       ...(eventWorkers ? [relayProbe(eventWorkers.relay, config.events.pollIntervalMs)] : []),

@@ -13,6 +13,7 @@ import { assertPasswordAcceptable, setOperatorPassword } from '../sessions/sessi
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
 import { registerAdminCommands } from './admin.commands.js';
 import { registerEndUserCommands } from './endusers.commands.js';
+import { registerTemplateCommands } from './templates.commands.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 import { simulatorCommand } from './simulator.command.js';
 
@@ -251,6 +252,7 @@ number
 
 registerAdminCommands(program, number);
 registerEndUserCommands(program, org);
+registerTemplateCommands(program);
 program.addCommand(simulatorCommand(print, fail));
 
 await program.parseAsync(process.argv);

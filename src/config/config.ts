@@ -101,6 +101,8 @@ const envSchema = z.object({
   EVENT_DELIVERY_GIVE_UP_MS: positiveInt(86_400_000),
   /** Period of the worker's maintenance jobs (event retention, client retention, OTP clean-up), ms. Default 3600000. */
   MAINTENANCE_INTERVAL_MS: positiveInt(3_600_000),
+  /** Period of the worker's template sync of every connected WABA (GET /{waba_id}/message_templates), ms; 0: no scheduled sync. Default 21600000 (6 h). */
+  TEMPLATE_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).max(2_147_483_647).default(21_600_000),
   /** Clients inactive for this many days are purged by the worker. Unset: no scheduled purge. */
   RETENTION_INACTIVE_DAYS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional()),
   /** Key of the OTP code hashes, base64 of ≥ 32 bytes. Unset: derived (HKDF) from the first TOKEN_ENCRYPTION_KEYS key. */
@@ -187,6 +189,8 @@ export interface Config {
     deliveryGiveUpMs: number;
   };
   maintenance: { intervalMs: number; inactiveDays: number | undefined };
+  /** The worker's template sync period, ms (0: off). */
+  templateSyncIntervalMs: number;
   otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
   /** `/v1` requests per minute per API key; 0 = no limit. */
   rateLimitPerMinute: number;
@@ -268,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deliveryGiveUpMs: values.EVENT_DELIVERY_GIVE_UP_MS,
     },
     maintenance: { intervalMs: values.MAINTENANCE_INTERVAL_MS, inactiveDays: values.RETENTION_INACTIVE_DAYS },
+    templateSyncIntervalMs: values.TEMPLATE_SYNC_INTERVAL_MS,
     otp: {
       hashKey: values.OTP_HASH_KEY === undefined ? undefined : Buffer.from(values.OTP_HASH_KEY, 'base64'),
       templateName: values.OTP_TEMPLATE_NAME,

@@ -15,7 +15,7 @@ import { AppError } from '../shared/errors.js';
 import type { TokenCipher } from '../shared/token-cipher.js';
 import type { TemplateSyncer } from './template-send-check.js';
 import {
-  findConnectedWabas, lockTemplateSync, markUnseenTemplatesDeleted, recordTemplateSync, type SyncedTemplate, upsertSyncedTemplates,
+  findAllSyncableWabas, findConnectedWabas, lockTemplateSync, markUnseenTemplatesDeleted, recordTemplateSync, type SyncedTemplate, upsertSyncedTemplates,
 } from './templates.repository.js';
 
 /** What a sync needs: the Graph client and the cipher of the numbers' tokens. */
@@ -155,19 +155,38 @@ export async function syncOrganizationTemplates(deps: TemplateSyncDeps, orgId: s
   const wabas = await findConnectedWabas(deps.db, orgId, { wabaId });
   if (wabaId && wabas.length === 0) throw new AppError('not_found', `WABA ${wabaId} not found`);
   const summaries: TemplateSyncSummary[] = [];
-  for (const waba of wabas) {
-    try {
-      summaries.push(await syncWabaTemplates(deps, orgId, waba));
-    } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      await withTransaction(deps.db, async (tx) => {
-        await lockTemplateSync(tx, orgId, waba.id);
-        await recordTemplateSync(tx, orgId, waba.id, { error: error.message });
-      });
-      summaries.push({ waba_id: waba.waba_id, templates: 0, changed: 0, deleted: 0, ran: false, error: error.message });
-    }
-  }
+  for (const waba of wabas) summaries.push(await syncOrRecordError(deps, orgId, waba));
   return summaries;
+}
+
+/** Syncs one WABA; a refusal (AppError) is recorded on its sync row and reported instead of thrown. */
+async function syncOrRecordError(deps: TemplateSyncDeps, orgId: string, waba: { id: string; waba_id: string }): Promise<TemplateSyncSummary> {
+  try {
+    return await syncWabaTemplates(deps, orgId, waba);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    await withTransaction(deps.db, async (tx) => {
+      await lockTemplateSync(tx, orgId, waba.id);
+      await recordTemplateSync(tx, orgId, waba.id, { error: error.message });
+    });
+    return { waba_id: waba.waba_id, templates: 0, changed: 0, deleted: 0, ran: false, error: error.message };
+  }
+}
+
+/**
+ * The worker's scheduled sync (every TEMPLATE_SYNC_INTERVAL_MS): every connected WABA with an
+ * active Meta number, one at a time (the management rate limit is per WABA, PROTOCOL.md §4).
+ * @returns how many WABAs were synced, how many templates changed, how many WABAs failed
+ */
+export async function syncAllTemplates(deps: TemplateSyncDeps): Promise<{ wabas: number; changed: number; failed: number }> {
+  const result = { wabas: 0, changed: 0, failed: 0 };
+  for (const waba of await findAllSyncableWabas(deps.db)) {
+    const summary = await syncOrRecordError(deps, waba.org_id, waba);
+    result.wabas++;
+    result.changed += summary.changed + summary.deleted;
+    if (summary.error) result.failed++;
+  }
+  return result;
 }
 
 /** The syncer `POST /v1/messages` uses for a WABA never synced (skips when a concurrent send synced it first). */

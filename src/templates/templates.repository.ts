@@ -222,3 +222,12 @@ export async function findConnectedWabas(db: Executor, orgId: string, only: { wa
   if (only.wabaId) query = query.where('waba_id', '=', only.wabaId);
   return query.orderBy('waba_id').execute();
 }
+
+/** Every connected WABA that has a connected Meta number (the worker's scheduled sync). */
+export async function findAllSyncableWabas(db: Executor) {
+  return db.selectFrom('wabas').select(['id', 'org_id', 'waba_id']).where('disconnected_at', 'is', null)
+    .where((eb) => eb.exists(eb.selectFrom('phone_numbers').select(sql`1`.as('one'))
+      .whereRef('phone_numbers.org_id', '=', 'wabas.org_id').whereRef('phone_numbers.waba_ref', '=', 'wabas.id')
+      .where('phone_numbers.provider', '=', 'meta').where('phone_numbers.status', '=', 'active')))
+    .orderBy('org_id').orderBy('waba_id').execute();
+}

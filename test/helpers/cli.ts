@@ -30,10 +30,10 @@ export async function withDataDir<T>(work: (dir: string) => Promise<T>): Promise
 }
 
 /** Runs `wahub <args>` with DATABASE_URL and TOKEN_ENCRYPTION_KEYS (default: the test key); never rejects. */
-export async function runWahub(args: string[], env: { databaseUrl: string; tokenKeys?: string }): Promise<CliResult> {
+export async function runWahub(args: string[], env: { databaseUrl: string; tokenKeys?: string; extra?: Record<string, string> }): Promise<CliResult> {
   return withDataDir((dataDir) => new Promise<CliResult>((resolve) => {
     execFile(process.execPath, [BIN, ...args], {
-      env: { ...process.env, DATABASE_URL: env.databaseUrl, TOKEN_ENCRYPTION_KEYS: env.tokenKeys ?? TEST_TOKEN_KEYS, LOG_LEVEL: 'warn', WAHUB_DATA_DIR: dataDir },
+      env: { ...process.env, DATABASE_URL: env.databaseUrl, TOKEN_ENCRYPTION_KEYS: env.tokenKeys ?? TEST_TOKEN_KEYS, LOG_LEVEL: 'warn', WAHUB_DATA_DIR: dataDir, ...env.extra },
     }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });

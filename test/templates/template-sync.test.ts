@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { startSimulatorServer, type SimulatorServer } from '../../src/simulator/server.js';
-import { syncOrganizationTemplates } from '../../src/templates/template-sync.service.js';
+import { syncAllTemplates, syncOrganizationTemplates } from '../../src/templates/template-sync.service.js';
+import { runWahub } from '../helpers/cli.js';
 import { bearer, customerWaId } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestApp, createTestNumber, createTestOperator, createTestOrg, TEST_APP_SECRET, testCipher, type TestNumber, type TestOrg } from '../helpers/factories.js';
@@ -126,5 +127,27 @@ describe('syncOrganizationTemplates', () => {
     const [summary] = await syncOrganizationTemplates({ db: t.db, cipher: testCipher, graph, rateLimitBackoffMs: 1, rateLimitRetries: 2 }, org.orgId, number.wabaId);
     expect(summary).toMatchObject({ ran: false, error: expect.stringContaining('Rate limit') });
     sim.simulator.templates.reset();
+  });
+});
+
+describe('syncAllTemplates (the worker schedule, TEMPLATE_SYNC_INTERVAL_MS)', () => {
+  it('syncs every connected WABA with an active Meta number', async () => {
+    const { org, number } = await unsyncedNumber();
+    seedMeta(number.wabaId, ['scheduled_one', 'scheduled_two']);
+    const result = await syncAllTemplates({ db: t.db, cipher: testCipher, graph, rateLimitBackoffMs: 1, rateLimitRetries: 0 });
+    expect(result.wabas).toBeGreaterThanOrEqual(1);
+    expect((await registry(org.orgId)).map((r) => r.name)).toEqual(['scheduled_one', 'scheduled_two']);
+  });
+});
+
+describe('wahub templates sync', () => {
+  it('syncs the organization from Graph, with progress on stderr and a JSON summary', async () => {
+    const { org, number } = await unsyncedNumber();
+    seedMeta(number.wabaId, ['from_cli']);
+    const result = await runWahub(['templates', 'sync', '--org', org.orgId, '--json'], { databaseUrl: t.url, extra: { GRAPH_API_BASE_URL: sim.url } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ data: [{ waba_id: number.wabaId, templates: 1, changed: 1, deleted: 0, ran: true, error: null }] });
+    expect(result.stderr).toContain('fetched 1 templates');
+    expect((await registry(org.orgId)).map((r) => r.name)).toEqual(['from_cli']);
   });
 });
