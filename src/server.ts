@@ -15,6 +15,7 @@ import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
+import { SANDBOX_TEMPLATES } from './sandbox/templates.js';
 import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { type EventPublisher, NatsEventPublisher } from './events/nats.publisher.js';
@@ -195,6 +196,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       // can be registered with PUT /simulator/_simulator/numbers/{phone_number_id}, or by a restart).
       for (const number of await listConnectedMetaNumbers(db)) {
         simulator.registerNumber(number.phone_number_id, { waba_id: number.waba_id, display_phone_number: number.display_phone_number });
+        simulator.templates.seed(number.waba_id, SANDBOX_TEMPLATES);
       }
       twilioSimulator = createTwilioSimulator({
         inboundWebhookUrl: `${config.publicBaseUrl ?? url}/webhooks/twilio`,
