@@ -40,8 +40,8 @@ async function rowsForWaba(wabaId: string) {
 }
 
 /** A signup of a fresh WABA with `count` numbers, completed by `org`; returns ids and the response body. */
-async function signUp(org: TestOrg, options: { count?: number; businessId?: string; pin?: string } = {}) {
-  const wabaId = uniqueDigits();
+async function signUp(org: TestOrg, options: { count?: number; businessId?: string; pin?: string; wabaId?: string } = {}) {
+  const wabaId = options.wabaId ?? uniqueDigits();
   const numbers = simNumbers(options.count ?? 2);
   const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: numbers });
   const state = await startSignup(hub.app, org.apiKey);
@@ -136,6 +136,15 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     expect(listed.statusCode).toBe(200);
     expect(listed.json().data.map((n: { phone_number_id: string; waba_id: string }) => [n.phone_number_id, n.waba_id])).toEqual(sorted.map((n) => [n.id, wabaId]));
     expect(listed.body).not.toMatch(/token|ciphertext/);
+  });
+
+  it("syncs the new WABA's templates from Graph", async () => {
+    const org = await createTestOrg(t.db);
+    const wabaId = uniqueDigits();
+    hub.sim.simulator.templates.seed(wabaId, [{ name: 'welcome', language: 'en_US', status: 'APPROVED', category: 'UTILITY', components: [{ type: 'BODY', text: 'Welcome!' }] }]);
+    await signUp(org, { wabaId });
+    const rows = await t.db.selectFrom('templates').select(['name', 'status']).where('org_id', '=', org.orgId).execute();
+    expect(rows).toEqual([{ name: 'welcome', status: 'APPROVED' }]);
   });
 
   it('leaves the numbers registered with the business token: the dispatcher sends from each of them', async () => {
