@@ -117,7 +117,7 @@ async function startEventWorkers(runtime: Runtime, graph: GraphApiClient | undef
     jobs: [{ name: 'otp_expiry', run: async () => ({ failed: await failExpiredOtpMessages(db) }) }], intervalMs: OTP_EXPIRY_INTERVAL_MS, logger: logger.child({ component: 'maintenance' }),
   });
   const templateSync = graph && config.templateSyncIntervalMs > 0 ? new MaintenanceScheduler({
-    jobs: [{ name: 'template_sync', run: async () => syncAllTemplates({ db, cipher, graph }) }], intervalMs: config.templateSyncIntervalMs, logger: logger.child({ component: 'maintenance' }),
+    jobs: [{ name: 'template_sync', run: async () => syncAllTemplates({ db, cipher, graph }, config.templateSyncIntervalMs) }], intervalMs: config.templateSyncIntervalMs, logger: logger.child({ component: 'maintenance' }),
   }) : undefined;
   return {
     relay,

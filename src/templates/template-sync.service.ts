@@ -175,12 +175,13 @@ async function syncOrRecordError(deps: TemplateSyncDeps, orgId: string, waba: { 
 
 /**
  * The worker's scheduled sync (every TEMPLATE_SYNC_INTERVAL_MS): every connected WABA with an
- * active Meta number, one at a time (the management rate limit is per WABA, PROTOCOL.md §4).
+ * active Meta number not synced within the last `intervalMs`, one at a time (the management rate
+ * limit is per WABA, PROTOCOL.md §4), so several workers and restarts do not sync a WABA twice.
  * @returns how many WABAs were synced, how many templates changed, how many WABAs failed
  */
-export async function syncAllTemplates(deps: TemplateSyncDeps): Promise<{ wabas: number; changed: number; failed: number }> {
+export async function syncAllTemplates(deps: TemplateSyncDeps, intervalMs: number): Promise<{ wabas: number; changed: number; failed: number }> {
   const result = { wabas: 0, changed: 0, failed: 0 };
-  for (const waba of await findAllSyncableWabas(deps.db)) {
+  for (const waba of await findAllSyncableWabas(deps.db, new Date(Date.now() - intervalMs))) {
     const summary = await syncOrRecordError(deps, waba.org_id, waba);
     result.wabas++;
     result.changed += summary.changed + summary.deleted;

@@ -223,11 +223,19 @@ export async function findConnectedWabas(db: Executor, orgId: string, only: { wa
   return query.orderBy('waba_id').execute();
 }
 
-/** Every connected WABA that has a connected Meta number (the worker's scheduled sync). */
-export async function findAllSyncableWabas(db: Executor) {
-  return db.selectFrom('wabas').select(['id', 'org_id', 'waba_id']).where('disconnected_at', 'is', null)
+/**
+ * Every connected WABA with an active Meta number whose templates were never synced, or not since
+ * `syncedBefore` (the worker's scheduled sync: several workers, or a restart, do not sync a WABA
+ * again within one period).
+ */
+export async function findAllSyncableWabas(db: Executor, syncedBefore: Date) {
+  return db.selectFrom('wabas')
+    .leftJoin('template_syncs', (join) => join.onRef('template_syncs.org_id', '=', 'wabas.org_id').onRef('template_syncs.waba_ref', '=', 'wabas.id'))
+    .select(['wabas.id', 'wabas.org_id', 'wabas.waba_id'])
+    .where('wabas.disconnected_at', 'is', null)
+    .where((eb) => eb.or([eb('template_syncs.synced_at', 'is', null), eb('template_syncs.synced_at', '<', syncedBefore)]))
     .where((eb) => eb.exists(eb.selectFrom('phone_numbers').select(sql`1`.as('one'))
       .whereRef('phone_numbers.org_id', '=', 'wabas.org_id').whereRef('phone_numbers.waba_ref', '=', 'wabas.id')
       .where('phone_numbers.provider', '=', 'meta').where('phone_numbers.status', '=', 'active')))
-    .orderBy('org_id').orderBy('waba_id').execute();
+    .orderBy('wabas.org_id').orderBy('wabas.waba_id').execute();
 }

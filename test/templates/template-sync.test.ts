@@ -131,12 +131,14 @@ describe('syncOrganizationTemplates', () => {
 });
 
 describe('syncAllTemplates (the worker schedule, TEMPLATE_SYNC_INTERVAL_MS)', () => {
-  it('syncs every connected WABA with an active Meta number', async () => {
+  it('syncs every connected WABA not synced within the period, and none twice in one period', async () => {
     const { org, number } = await unsyncedNumber();
     seedMeta(number.wabaId, ['scheduled_one', 'scheduled_two']);
-    const result = await syncAllTemplates({ db: t.db, cipher: testCipher, graph, rateLimitBackoffMs: 1, rateLimitRetries: 0 });
-    expect(result.wabas).toBeGreaterThanOrEqual(1);
+    const deps = { db: t.db, cipher: testCipher, graph, rateLimitBackoffMs: 1, rateLimitRetries: 0 };
+    const first = await syncAllTemplates(deps, 3_600_000);
+    expect(first.wabas).toBeGreaterThanOrEqual(1);
     expect((await registry(org.orgId)).map((r) => r.name)).toEqual(['scheduled_one', 'scheduled_two']);
+    expect(await syncAllTemplates(deps, 3_600_000)).toEqual({ wabas: 0, changed: 0, failed: 0 });
   });
 });
 
