@@ -16,6 +16,8 @@ import { countQueuedMessagesByNumber } from './outbound/number-queue.service.js'
 import { observeHttpDurations, opsRoutes } from './ops/ops.routes.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { signupRoutes } from './onboarding/signup.routes.js';
+import { templatesRoutes } from './templates/templates.routes.js';
+import { templateSyncerFor } from './templates/template-sync.service.js';
 import type { GraphApiClient } from './providers/meta/graph.client.js';
 import { EgressGuard } from './shared/egress.js';
 import type { TokenCipher } from './shared/token-cipher.js';
@@ -142,7 +144,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(deadLettersRoutes, { db: options.db });
     await api.register(streamRoutes, { db: options.db, hub: events });
     if (options.graph) await api.register(mediaRoutes, { db: options.db, cipher: options.cipher, graph: options.graph });
-    await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued });
+    const templateSync = options.graph ? { db: options.db, cipher: options.cipher, graph: options.graph } : undefined;
+    await api.register(templatesRoutes, { db: options.db, sync: templateSync });
+    await api.register(messagesRoutes, { db: options.db, onQueued: options.onMessageQueued, syncTemplates: templateSync && templateSyncerFor(templateSync) });
     await api.register(threadsRoutes, { db: options.db });
     await api.register(numbersRoutes, { db: options.db, cipher: options.cipher, queueDepths: countQueuedMessagesByNumber });
     await api.register(eventSubscriptionsRoutes, { db: options.db, cipher: options.cipher, egress: options.egress ?? new EgressGuard() });

@@ -9,12 +9,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, buildOpsApp, OTP_KEY_LABEL } from './app.js';
 import type { LoopProbe } from './ops/ops.service.js';
 import { Dispatcher } from './outbound/dispatcher.js';
+import { syncAllTemplates } from './templates/template-sync.service.js';
 import { GraphApiClient } from './providers/meta/graph.client.js';
 import { TwilioMessagesClient } from './providers/twilio/messages.client.js';
 import { loadConfig } from './config/config.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { listConnectedMetaNumbers, listConnectedTwilioNumbers } from './numbers/phone-numbers.repository.js';
 import { DEMO_CUSTOMERS, type SandboxDemo, seedSandbox } from './sandbox/seed.js';
+import { SANDBOX_TEMPLATES } from './sandbox/templates.js';
 import { createSimulator, type Simulator } from './simulator/meta/simulator.js';
 import { purgeExpiredRows } from './ops/retention.service.js';
 import { EgressGuard } from './shared/egress.js';
@@ -106,7 +108,7 @@ function maintenanceJobs(runtime: Runtime): MaintenanceJob[] {
 }
 
 /** The worker's event loops: relay (to NATS and HTTP deliveries), deliverer, maintenance. */
-async function startEventWorkers(runtime: Runtime) {
+async function startEventWorkers(runtime: Runtime, graph: GraphApiClient | undefined) {
   const { config, logger, db, cipher } = runtime;
   let publisher: EventPublisher | undefined;
   if (config.natsUrl) {
@@ -130,6 +132,9 @@ async function startEventWorkers(runtime: Runtime) {
   const otpExpiry = new MaintenanceScheduler({
     jobs: [{ name: 'otp_expiry', run: async () => ({ failed: await failExpiredOtpMessages(db) }) }], intervalMs: OTP_EXPIRY_INTERVAL_MS, logger: logger.child({ component: 'maintenance' }),
   });
+  const templateSync = graph && config.templateSyncIntervalMs > 0 ? new MaintenanceScheduler({
+    jobs: [{ name: 'template_sync', run: async () => syncAllTemplates({ db, cipher, graph }, config.templateSyncIntervalMs) }], intervalMs: config.templateSyncIntervalMs, logger: logger.child({ component: 'maintenance' }),
+  }) : undefined;
   return {
     relay,
     start: () => {
@@ -137,10 +142,12 @@ async function startEventWorkers(runtime: Runtime) {
       deliverer.start();
       maintenance.start();
       otpExpiry.start();
+      templateSync?.start();
     },
     stop: async () => {
       await maintenance.stop();
       await otpExpiry.stop();
+      await templateSync?.stop();
       await relay.stop();
       await deliverer.stop();
       await publisher?.close();
@@ -215,6 +222,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       // can be registered with PUT /simulator/_simulator/numbers/{phone_number_id}, or by a restart).
       for (const number of await listConnectedMetaNumbers(db)) {
         simulator.registerNumber(number.phone_number_id, { waba_id: number.waba_id, display_phone_number: number.display_phone_number });
+        simulator.templates.seed(number.waba_id, SANDBOX_TEMPLATES);
       }
       twilioSimulator = createTwilioSimulator({
         inboundWebhookUrl: `${config.publicBaseUrl ?? url}/webhooks/twilio`,
@@ -244,7 +252,7 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
         db, cipher, graph, twilio, logger: logger.child({ component: 'dispatcher' }), ...config.outbox, listenUrl: runtime.databaseUrl,
       });
     }
-    if (role !== 'api') eventWorkers = await startEventWorkers(runtime);
+    if (role !== 'api') eventWorkers = await startEventWorkers(runtime, graph);
     const loops = [
       ...(dispatcher ? [dispatcherProbe(dispatcher, config.outbox.pollIntervalMs)] : []),
       ...(eventWorkers ? [relayProbe(eventWorkers.relay, config.events.pollIntervalMs)] : []),

@@ -12,6 +12,7 @@ import { assertPasswordAcceptable, setOperatorPassword } from '../sessions/sessi
 import { createApiKey, createOperator, createOrganization } from '../tenancy/tenancy.service.js';
 import { registerAdminCommands } from './admin.commands.js';
 import { registerEndUserCommands } from './endusers.commands.js';
+import { registerTemplateCommands } from './templates.commands.js';
 import { fail, type JsonFlag, print, withRuntime } from './cli.shared.js';
 import { registerServeCommand } from './serve.command.js';
 import { simulatorCommand } from './simulator.command.js';
@@ -199,6 +200,7 @@ number
 
 registerAdminCommands(program, number);
 registerEndUserCommands(program, org);
+registerTemplateCommands(program);
 program.addCommand(simulatorCommand(print, fail));
 
 await program.parseAsync(process.argv);

@@ -106,6 +106,8 @@ const envSchema = z.object({
     .refine((entries) => entries.every((entry) => /^[A-Za-z0-9.:_-]+(\/\d{1,3})?$/.test(entry)), 'must be comma-separated host names, IP addresses or CIDR ranges'),
   /** Period of the worker's maintenance jobs (event retention, client retention, OTP clean-up), ms. Default 3600000. */
   MAINTENANCE_INTERVAL_MS: positiveInt(3_600_000),
+  /** Period of the worker's template sync of every connected WABA (GET /{waba_id}/message_templates), ms; 0: no scheduled sync. Default 21600000 (6 h). */
+  TEMPLATE_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).max(2_147_483_647).default(21_600_000),
   /** Clients inactive for this many days are purged by the worker. Unset: no scheduled purge. */
   RETENTION_INACTIVE_DAYS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional()),
   /** Key of the OTP code hashes, base64 of ≥ 32 bytes. Unset: derived (HKDF) from the first TOKEN_ENCRYPTION_KEYS key. */
@@ -182,6 +184,8 @@ export interface Config extends RetentionConfig {
     subscriptionAllowList: string[];
   };
   maintenance: { intervalMs: number; inactiveDays: number | undefined };
+  /** The worker's template sync period, ms (0: off). */
+  templateSyncIntervalMs: number;
   otp: { hashKey: Buffer | undefined; templateName: string; templateLanguage: string };
   /** `/v1` requests per minute per API key; 0 = no limit. */
   rateLimitPerMinute: number;
@@ -257,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       subscriptionAllowList: values.EVENT_SUBSCRIPTION_ALLOW_LIST,
     },
     maintenance: { intervalMs: values.MAINTENANCE_INTERVAL_MS, inactiveDays: values.RETENTION_INACTIVE_DAYS },
+    templateSyncIntervalMs: values.TEMPLATE_SYNC_INTERVAL_MS,
     otp: {
       hashKey: values.OTP_HASH_KEY === undefined ? undefined : Buffer.from(values.OTP_HASH_KEY, 'base64'),
       templateName: values.OTP_TEMPLATE_NAME,

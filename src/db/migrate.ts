@@ -14,6 +14,7 @@ import * as m0006 from './migrations/0006_operator_sessions.js';
 import * as m0007 from './migrations/0007_twilio.js';
 import * as m0008 from './migrations/0008_inbound_throughput.js';
 import * as m0009 from './migrations/0009_business_scoped_user_ids.js';
+import * as m0010 from './migrations/0010_templates.js';
 import * as m0011 from './migrations/0011_retention.js';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_twilio': m0007,
   '0008_inbound_throughput': m0008,
   '0009_business_scoped_user_ids': m0009,
+  '0010_templates': m0010,
   '0011_retention': m0011,
 };
 

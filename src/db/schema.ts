@@ -387,6 +387,42 @@ export interface QuickRepliesTable {
   created_at: Timestamp;
 }
 
+/** A message template of a WABA (migration 0010): Meta's fields as Meta names them. */
+export interface TemplatesTable {
+  org_id: string;
+  id: Generated<string>;
+  waba_ref: string;
+  name: string;
+  /** Meta language code, e.g. `en_US`. */
+  language: string;
+  meta_template_id: string | null;
+  /** APPROVED, PENDING, REJECTED, PAUSED, DISABLED, IN_APPEAL, DELETED, … (Meta's values, kept as received). */
+  status: string;
+  category: string | null;
+  previous_category: string | null;
+  quality_score: string | null;
+  rejection_reason: string | null;
+  parameter_format: 'positional' | 'named' | null;
+  /** `components[]` exactly as Graph returns them. */
+  components: Json<unknown[]>;
+  /** Null for a stub created by a webhook before any sync saw the template. */
+  synced_at: NullableTimestamp;
+  /** Set when Meta reports the template deleted; the row is kept. */
+  deleted_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One row per WABA whose templates were synced at least once (migration 0010). */
+export interface TemplateSyncsTable {
+  org_id: string;
+  waba_ref: string;
+  synced_at: NullableTimestamp;
+  template_count: Generated<number>;
+  last_error: string | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   operators: OperatorsTable;
@@ -416,6 +452,8 @@ export interface Database {
   operator_sessions: OperatorSessionsTable;
   thread_reads: ThreadReadsTable;
   quick_replies: QuickRepliesTable;
+  templates: TemplatesTable;
+  template_syncs: TemplateSyncsTable;
 }
 
 export type PhoneNumberRow = Selectable<PhoneNumbersTable>;
@@ -424,3 +462,4 @@ export type ThreadRow = Selectable<ThreadsTable>;
 export type ContactRow = Selectable<ContactsTable>;
 export type NewMessage = Insertable<MessagesTable>;
 export type MessageUpdate = Updateable<MessagesTable>;
+export type TemplateRow = Selectable<TemplatesTable>;

@@ -18,6 +18,7 @@ import { advanceMessageStatus } from '../conversations/message-status.js';
 import { openConversation } from '../conversations/open-conversation.js';
 import { findPhoneNumberByPhoneNumberId } from '../numbers/phone-numbers.repository.js';
 import { enqueueMessage } from '../outbound/enqueue-message.js';
+import { assertTemplateSendable, TemplatesNeverSyncedError } from '../templates/template-send-check.js';
 import { AppError, notFound } from '../shared/errors.js';
 import type { Principal } from '../tenancy/tenancy.service.js';
 import * as repo from './endusers.repository.js';
@@ -60,9 +61,25 @@ async function resolveNumberRef(tx: Tx, orgId: string, contactId: string, phoneN
   return latest.phone_number_ref;
 }
 
+/**
+ * The organization's authentication template must be approved in the registry of the number's
+ * WABA (the same check as every template send); OTP sends do not sync a WABA never synced.
+ */
+async function assertOtpTemplateSendable(tx: Tx, orgId: string, numberRef: string, template: ReturnType<typeof otpTemplate>): Promise<void> {
+  try {
+    await assertTemplateSendable(tx, orgId, numberRef, template);
+  } catch (error) {
+    if (error instanceof TemplatesNeverSyncedError) {
+      throw new AppError('templates_not_synced', 'the templates of this number\'s WABA were never synced: run POST /v1/templates/sync before sending codes');
+    }
+    throw error;
+  }
+}
+
 async function queueOtpMessage(
   tx: Tx, principal: Principal, contact: LockedContact, numberRef: string, template: ReturnType<typeof otpTemplate>, events: EventContext,
 ): Promise<{ messageId: string; threadId: string }> {
+  await assertOtpTemplateSendable(tx, principal.orgId, numberRef, template);
   const { thread } = await openConversation(tx, events, { orgId: principal.orgId, phoneNumberRef: numberRef, customer: { contactId: contact.id } });
   // Without an Idempotency-Key the insert cannot conflict: there is always an id.
   const messageId = await enqueueMessage(tx, events, {

@@ -21,11 +21,14 @@ export const EVENT_TYPES = [
   'client.erased',
   'phone_number.connected',
   'phone_number.reauth_required',
+  'template.status_changed',
+  'template.category_changed',
+  'template.quality_changed',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export type AggregateType = 'message' | 'thread' | 'contact' | 'client' | 'phone_number';
+export type AggregateType = 'message' | 'thread' | 'contact' | 'client' | 'phone_number' | 'template';
 
 /** Version of every payload shape in EVENT_TYPES; bumped when a payload changes incompatibly. */
 export const EVENT_VERSION = 1;

@@ -23,6 +23,7 @@ import { updateMessagingLimitTier } from '../numbers/phone-numbers.repository.js
 import type { ParsedFieldEvent, ParsedInboundMessage, ParsedStatus, ParsedWebhookItem } from '../providers/types.js';
 import { applyAccountUpdate } from '../onboarding/account-update.service.js';
 import { applyStatus } from '../conversations/message-status.js';
+import { applyTemplateWebhook, isTemplateWebhookField } from '../templates/template-webhooks.service.js';
 import {
   deadLetter, emptySummary, type IngestContext, type IngestSummary, loadRoutes, routeOrDeadLetter, type WebhookSubmission,
 } from './ingest-context.js';
@@ -64,6 +65,17 @@ async function applyFieldEvent(ctx: IngestContext, item: ParsedFieldEvent): Prom
     ctx.summary.fieldEventsApplied++;
     return;
   }
+  if (isTemplateWebhookField(item.field) && value && typeof value === 'object') {
+    const outcome = await applyTemplateWebhook(ctx.tx, ctx.events, item.field, item.entryId, value);
+    if (outcome.kind !== 'dead_letter') {
+      ctx.summary.fieldEventsApplied++;
+      return;
+    }
+    await deadLetter(ctx, {
+      provider: 'meta', reason: outcome.reason, detail: outcome.detail, wabaId: item.entryId, phoneNumberId: null, field: item.field, raw: item.value,
+    }, outcome.orgId);
+    return;
+  }
   if (item.field === 'phone_number_quality_update' && item.entryId && value && typeof value.display_phone_number === 'string') {
     // Meta drops current_limit in Feb 2026 in favour of max_daily_conversations_per_business (same
     // TIER_* values, PROTOCOL.md §2.4); without the fallback every later update was dead-lettered.
@@ -79,7 +91,7 @@ async function applyFieldEvent(ctx: IngestContext, item: ParsedFieldEvent): Prom
       }
     }
   }
-  // Fields wahub does not act on yet (template status, …) are kept, not dropped.
+  // Fields wahub does not act on yet are kept, not dropped.
   await deadLetter(ctx, {
     provider: 'meta', reason: 'unhandled_field', detail: `field "${item.field}" is not processed`, wabaId: item.entryId, phoneNumberId: null, field: item.field, raw: item.value,
   });

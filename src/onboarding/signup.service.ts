@@ -5,6 +5,7 @@
  * numbers, subscribes the app, registers each number with a PIN, then saves everything in ONE
  * transaction per the golden rules and validates it before commit.
  */
+import { syncOrganizationTemplates } from '../templates/template-sync.service.js';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { assertConsistent } from '../consistency/consistency.service.js';
@@ -168,5 +169,11 @@ export async function completeSignup(context: SignupContext, principal: Principa
     event: 'oauth_save', org_id: principal.orgId, operator_id: principal.operatorId,
     waba_ids: saved.map((w) => w.waba_id), phone_number_ids: saved.flatMap((w) => w.phone_numbers.map((n) => n.phone_number_id)),
   }, 'embedded signup saved');
+  // Templates on connect; a failure (Meta's rate limit) is recorded on the WABA's sync row, the first template send retries.
+  for (const waba of saved) {
+    const synced = await syncOrganizationTemplates(context, principal.orgId, waba.waba_id).catch((error: unknown) => [{ error: String(error) }]);
+    const error = synced.find((s) => s.error)?.error;
+    if (error) context.logger.warn({ event: 'template_sync', org_id: principal.orgId, waba_id: waba.waba_id, error }, 'template sync after signup failed');
+  }
   return { wabas: saved, pin: input.pin ? null : pin };
 }

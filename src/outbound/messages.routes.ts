@@ -11,11 +11,14 @@ import { messageSchema } from '../conversations/messages.schema.js';
 import { getMessage } from '../conversations/thread-pages.service.js';
 import { idempotencyKeySchema, queuedMessageSchema, sendMessageBodySchema } from './messages.schema.js';
 import { sendMessage } from './outbound.service.js';
+import type { TemplateSyncer } from '../templates/template-send-check.js';
 
 export interface MessagesRoutesOptions {
   db: Db;
   /** Called after a message was queued, to wake a dispatcher in this process at once. */
   onQueued?: () => void;
+  /** Syncs a WABA never synced before its first template send (absent: such sends answer templates_not_synced). */
+  syncTemplates?: TemplateSyncer;
 }
 
 const sendHeadersSchema = z.object({
@@ -30,14 +33,15 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
         + 'or by `from_phone_number_id` + `to` (E.164). Outside the 24-hour customer service window only templates may be sent.',
       headers: sendHeadersSchema, body: sendMessageBodySchema, responses: { 202: queuedMessageSchema },
       errors: ['not_found', 'invalid_phone_number', 'idempotency_key_reused', 'outside_customer_service_window', 'contact_blocked',
-        'phone_number_not_active', 'not_allowed_to_send'],
+        'phone_number_not_active', 'not_allowed_to_send', 'template_not_found', 'template_not_approved', 'template_language_not_found',
+        'template_parameters_mismatch', 'templates_not_synced', 'provider_error'],
     }),
   }, async (request, reply) => {
     const principal = principalOf(request);
     const header = request.headers['idempotency-key'];
     const idempotencyKey = header === undefined ? undefined : parseInput(idempotencyKeySchema, header, 'Idempotency-Key header');
     const body = parseInput(sendMessageBodySchema, request.body);
-    const result = await sendMessage(options.db, principal, body, idempotencyKey, request.id);
+    const result = await sendMessage(options.db, principal, body, idempotencyKey, request.id, options.syncTemplates);
     if (result.replayed) void reply.header('idempotent-replayed', 'true');
     else options.onQueued?.();
     return reply.status(202).send(result.response);

@@ -11,6 +11,8 @@
  *    (conversations/customer-service-window.ts).
  * 5. Replies, reactions and read receipts must reference a message of the same thread.
  * 6. A blocked contact receives nothing (`contact_blocked`).
+ * 7. A template must be approved in the registry of the number's WABA, in the language asked, with
+ *    parameters that fit (templates/template-send-check.ts); a WABA never synced is synced first.
  * Events `contact.created` / `conversation.started` (when the send created them) and
  * `message.queued` commit with the message, queued through enqueue-message.ts.
  */
@@ -31,6 +33,7 @@ import type { SendMessageBody } from './messages.schema.js';
 import { toStoredContent } from './message-content.js';
 import { enqueueMessage } from './enqueue-message.js';
 import type { EventContext } from '../events/event-writer.js';
+import { assertTemplateSendable, type TemplateSyncer, TemplatesNeverSyncedError } from '../templates/template-send-check.js';
 
 export interface SendMessageResponse {
   id: string;
@@ -112,7 +115,10 @@ async function assertReferenceInThread(tx: Tx, orgId: string, thread: { id: stri
  * @param body validated `POST /v1/messages` body
  * @param idempotencyKey the `Idempotency-Key` header, if any
  * @throws AppError not_found, not_allowed_to_send, outside_customer_service_window, contact_blocked,
- *   phone_number_not_active, invalid_phone_number, idempotency_key_reused, validation_failed
+ *   phone_number_not_active, invalid_phone_number, idempotency_key_reused, validation_failed,
+ *   template_not_found, template_not_approved, template_language_not_found, template_parameters_mismatch,
+ *   templates_not_synced (never synced and no `syncTemplates` to sync it)
+ * @param syncTemplates syncs a WABA never synced before its first template send (absent: refuse)
  */
 export async function sendMessage(
   db: Db,
@@ -120,6 +126,7 @@ export async function sendMessage(
   body: SendMessageBody,
   idempotencyKey: string | undefined,
   correlationId: string | null,
+  syncTemplates?: TemplateSyncer,
 ): Promise<SendMessageResult> {
   // The sender is part of the request: another operator reusing a key is a different request (409),
   // never a replay that would hand them someone else's message.
@@ -132,7 +139,7 @@ export async function sendMessage(
   }
   const { thread_id: _t, from_phone_number_id: _f, to: _to, ...message } = body;
   const outbound = message as OutboundMessage;
-  return withTransaction(db, async (tx) => {
+  const attempt = () => withTransaction(db, async (tx): Promise<SendMessageResult> => {
     const events: EventContext = { correlationId, source: 'api' };
     const threadId = await resolveThreadId(tx, principal, body, events);
     // Locking the thread serialises concurrent sends to it: policy, window and order are decided on a stable row.
@@ -145,6 +152,7 @@ export async function sendMessage(
       throw new AppError('outside_customer_service_window', 'the customer has not written in the last 24 hours: only templates may be sent');
     }
     await assertReferenceInThread(tx, principal.orgId, thread, outbound);
+    if (outbound.type === 'template') await assertTemplateSendable(tx, principal.orgId, thread.phone_number_ref, outbound.template);
     const id = await enqueueMessage(tx, events, {
       orgId: principal.orgId,
       threadId: thread.id,
@@ -163,4 +171,12 @@ export async function sendMessage(
     }
     return { response: { id, status: 'queued', thread_id: thread.id }, replayed: false };
   });
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!(error instanceof TemplatesNeverSyncedError)) throw error;
+    if (!syncTemplates) throw new AppError('templates_not_synced', 'the templates of this number\'s WABA were never synced: run POST /v1/templates/sync first');
+    await syncTemplates(error.orgId, error.wabaRef);
+    return attempt();
+  }
 }

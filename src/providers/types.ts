@@ -55,6 +55,8 @@ export const DEAD_LETTER_REASONS = [
   'invalid_json', // signed body that is not JSON
   'store_failed', // a signed webhook whose storing failed WEBHOOK_STORE_MAX_ATTEMPTS times (not a database outage); kept whole
   'ambiguous_partner', // PARTNER_ADDED that no single pending Embedded Signup can own: never linked to a guessed organization
+  'unroutable_waba', // a template webhook for a WABA no organization has connected
+  'invalid_template_update', // a template webhook without a usable template name, language or value
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 

@@ -16,6 +16,9 @@ import type { TokenCipher } from '../shared/token-cipher.js';
 import { setOperatorPassword } from '../sessions/sessions.service.js';
 import { findOrganizationById } from '../tenancy/tenancy.repository.js';
 import { createOperator, createOrganization } from '../tenancy/tenancy.service.js';
+import { importTemplates } from '../templates/template-sync.service.js';
+import { findConnectedWabas } from '../templates/templates.repository.js';
+import { sandboxRegistryTemplates } from './templates.js';
 
 export const DEMO_NUMBER = {
   wabaId: '100000000000001',
@@ -75,6 +78,8 @@ export async function seedSandbox(db: Db, cipher: TokenCipher, dataDir: string):
   await setOperatorPassword(db, org.id, operator.id, password);
   try {
     await connectPhoneNumber(db, cipher, { orgId: org.id, ...DEMO_NUMBER, operatorId: operator.id, verifiedName: 'wahub demo' });
+    const [waba] = await findConnectedWabas(db, org.id, { wabaId: DEMO_NUMBER.wabaId });
+    if (waba) await importTemplates(db, org.id, waba.id, sandboxRegistryTemplates());
   } catch (error) {
     // The demo number may already belong to an older demo organization of this database.
     if (!(error instanceof AppError && error.code === 'conflict')) throw error;

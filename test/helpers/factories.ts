@@ -16,6 +16,7 @@ import type { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import type { Simulator } from '../../src/simulator/meta/simulator.js';
 import { TokenCipher } from '../../src/shared/token-cipher.js';
 import { createOperator, createOrganization } from '../../src/tenancy/tenancy.service.js';
+import { seedTemplates } from './templates.js';
 
 export const TEST_APP_SECRET = 'test_app_secret';
 export const TEST_VERIFY_TOKEN = 'test_verify_token';
@@ -60,8 +61,14 @@ export interface TestNumber {
   accessToken: string;
 }
 
-/** Connects a phone number (random ids unless given) to an organization. */
-export async function createTestNumber(db: Db, orgId: string, values: Partial<Omit<TestNumber, 'id'>> = {}): Promise<TestNumber> {
+/**
+ * Connects a phone number (random ids unless given) to an organization. Its WABA's template
+ * registry gets TEST_TEMPLATES (the templates existing tests send) and counts as synced, unless
+ * `options.templates` is false (a WABA never synced).
+ */
+export async function createTestNumber(
+  db: Db, orgId: string, values: Partial<Omit<TestNumber, 'id'>> = {}, options: { templates?: boolean } = {},
+): Promise<TestNumber> {
   const number = {
     wabaId: values.wabaId ?? uniqueDigits(),
     phoneNumberId: values.phoneNumberId ?? uniqueDigits(),
@@ -69,6 +76,7 @@ export async function createTestNumber(db: Db, orgId: string, values: Partial<Om
     accessToken: values.accessToken ?? `token-${randomBytes(8).toString('hex')}`,
   };
   const { id } = await connectPhoneNumber(db, testCipher, { orgId, ...number });
+  if (options.templates !== false) await seedTemplates(db, orgId, number.wabaId);
   return { id, ...number };
 }
 

@@ -22,6 +22,7 @@ import { setOperatorPassword } from '../../src/sessions/sessions.service.js';
 import { ERROR_STATUS } from '../../src/shared/errors.js';
 import { bearer, customerWaId, deliverInbound, inboundWamid } from '../helpers/api.js';
 import { publishEvent } from '../helpers/events.js';
+import { TEST_TEMPLATES, toGraphTemplate } from '../helpers/templates.js';
 import {
   createTestApp, createTestNumber, createTestOperator, createTestOrg, signedHeaders, uniqueDigits, type TestNumber, type TestOrg,
 } from '../helpers/factories.js';
@@ -71,6 +72,8 @@ export interface Tenant {
   spareSubscriptionId: string;
   /** A webhook dead letter of the organization. */
   deadLetterId: string;
+  /** A template of the registry of the tenant's WABA. */
+  templateId: string;
   /** Stream position just before a published event of the organization naming `threadId`. */
   streamPositionBefore: string;
 }
@@ -314,6 +317,25 @@ export const PROBES: Record<string, RouteProbe> = {
     isolation: (_a, b) => [{ what: "B's quick reply", request: { method: 'DELETE', url: `/v1/quick-replies/${b.spareQuickReplyId}` }, status: 404, code: 'not_found' }],
   },
 
+  // Message templates (the registry of the tenant's WABA, seeded by the factories).
+  'GET /v1/templates': {
+    base: () => ({ method: 'GET', url: '/v1/templates', status: 200 }),
+    paginated: true,
+    isolation: (_a, b) => [
+      { what: 'list', request: { method: 'GET', url: '/v1/templates' }, excludes: [b.templateId] },
+      { what: "filtered by B's WABA", request: { method: 'GET', url: `/v1/templates?waba_id=${b.number.wabaId}` }, excludes: [b.templateId] },
+    ],
+  },
+  'GET /v1/templates/:id': {
+    base: (t) => ({ method: 'GET', url: `/v1/templates/${t.templateId}`, status: 200 }),
+    isolation: (_a, b) => [{ what: "B's template", request: { method: 'GET', url: `/v1/templates/${b.templateId}` }, status: 404, code: 'not_found' }],
+  },
+  'POST /v1/templates/sync': {
+    base: (t) => ({ method: 'POST', url: '/v1/templates/sync', payload: { waba_id: t.number.wabaId }, status: 200 }),
+    nullBody: 'the whole body is optional: without waba_id every connected WABA of the organization is synced',
+    isolation: (_a, b) => [{ what: "B's WABA", request: { method: 'POST', url: '/v1/templates/sync', payload: { waba_id: b.number.wabaId } }, status: 404, code: 'not_found' }],
+  },
+
   // Webhook dead letters and inbound media.
   'GET /v1/dead-letters': {
     base: () => ({ method: 'GET', url: '/v1/dead-letters', status: 200 }),
@@ -490,6 +512,10 @@ export async function createProbedApp(db: Db): Promise<FastifyInstance> {
     const media = /^\/graph\/v24\.0\/(\d+)$/.exec(path);
     if (request.method === 'GET' && media) {
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: media[1], url: `${base}/_media/${media[1]}`, mime_type: 'image/jpeg' }));
+    } else if (request.method === 'GET' && /^\/graph\/v24\.0\/\d+\/message_templates$/.test(path)) {
+      // Template sync: every WABA lists the templates the test factories seed, so a sync changes nothing.
+      const data = TEST_TEMPLATES.map((template, index) => toGraphTemplate(template, String(700000000000000 + index)));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data, paging: { cursors: { before: 'MA', after: 'MQ' } } }));
     } else if (request.method === 'GET' && path.startsWith('/graph/_media/')) {
       response.writeHead(200, { 'content-type': 'image/jpeg' }).end('probe media');
     } else {
@@ -591,6 +617,7 @@ export async function createTenant(app: FastifyInstance, db: Db, name: string): 
     quickReplyId: quickReply.id, quickReplyTitle, spareQuickReplyId: spareQuickReply.id,
     subscriptionId: subscription.id, deadDeliveryId: delivery!.id, spareSubscriptionId: spareSubscription.id,
     deadLetterId: deadLetter!.id, streamPositionBefore: String(BigInt(position) - 1n),
+    templateId: (await db.selectFrom('templates').select('id').where('org_id', '=', org.orgId).where('name', '=', 'hello_world').executeTakeFirstOrThrow()).id,
   };
 }
 

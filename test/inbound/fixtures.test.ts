@@ -109,8 +109,9 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
     }
   });
 
-  it('finds the 21 fixture files of PROTOCOL.md §8.1', () => {
-    expect(names).toHaveLength(21);
+  it('finds the 21 fixture files of PROTOCOL.md §8.1 and the 2 template fixtures of wahub', () => {
+    expect(names).toHaveLength(23);
+    expect(names).toEqual(expect.arrayContaining(['template_status_update.json', 'template_category_update.json', 'template_quality_update.json']));
     expect(names).toContain('multi_message_batch.json');
   });
 
@@ -193,13 +194,22 @@ describe('POST /webhooks/whatsapp with every shared Meta fixture', () => {
     expect(pending).toEqual([]);
   });
 
-  it('dead-letters only the fields it does not process, once each', async () => {
+  it('dead-letters only the PARTNER_ADDED no pending signup can own: every other field of the fixtures is processed', async () => {
     const rows = await bed.t.db.selectFrom('webhook_dead_letters').select(['reason', 'field', 'waba_id', 'phone_number_id']).orderBy('field').execute();
     // PARTNER_ADDED with no pending Embedded Signup to own it is kept, never linked to a guess.
-    expect(rows).toEqual([
-      { reason: 'ambiguous_partner', field: 'account_update', waba_id: WABA_2, phone_number_id: null },
-      { reason: 'unhandled_field', field: 'message_template_status_update', waba_id: WABA_1, phone_number_id: null },
-    ]);
+    expect(rows).toEqual([{ reason: 'ambiguous_partner', field: 'account_update', waba_id: WABA_2, phone_number_id: null }]);
+  });
+
+  it('keeps one registry row for order_shipped with its status, category move and quality, whatever the order', async () => {
+    const rows = await bed.t.db.selectFrom('templates')
+      .select(['name', 'language', 'meta_template_id', 'status', 'category', 'previous_category', 'quality_score', 'synced_at'])
+      .where('name', '=', 'order_shipped').execute();
+    expect(rows, `seed ${seed}`).toEqual([{
+      name: 'order_shipped', language: 'en_US', meta_template_id: '500000000000001', status: 'APPROVED', category: 'MARKETING',
+      previous_category: 'UTILITY', quality_score: 'GREEN', synced_at: null,
+    }]);
+    const events = await bed.t.db.selectFrom('outbox_events').select('event_type').where('aggregate_type', '=', 'template').orderBy('event_type').execute();
+    expect(events.map((e) => e.event_type)).toEqual(['template.category_changed', 'template.quality_changed', 'template.status_changed']);
   });
 
   it('records account_update PARTNER_ADDED once, keyed on waba_info.waba_id (not entry.id)', async () => {

@@ -4,6 +4,7 @@
  * subscribed_apps, register), and a message sent afterwards through the dispatcher with the token
  * the signup stored.
  */
+import { seedTemplates } from '../helpers/templates.js';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/outbound/dispatcher.js';
@@ -39,8 +40,8 @@ async function rowsForWaba(wabaId: string) {
 }
 
 /** A signup of a fresh WABA with `count` numbers, completed by `org`; returns ids and the response body. */
-async function signUp(org: TestOrg, options: { count?: number; businessId?: string; pin?: string } = {}) {
-  const wabaId = uniqueDigits();
+async function signUp(org: TestOrg, options: { count?: number; businessId?: string; pin?: string; wabaId?: string } = {}) {
+  const wabaId = options.wabaId ?? uniqueDigits();
   const numbers = simNumbers(options.count ?? 2);
   const code = await issueCode(hub.sim, { waba_id: wabaId, phone_numbers: numbers });
   const state = await startSignup(hub.app, org.apiKey);
@@ -138,9 +139,19 @@ describe('POST /v1/whatsapp/signup/complete', () => {
     expect(listed.body.replaceAll('"token_expires_at"', '')).not.toMatch(/token|ciphertext/);
   });
 
+  it("syncs the new WABA's templates from Graph", async () => {
+    const org = await createTestOrg(t.db);
+    const wabaId = uniqueDigits();
+    hub.sim.simulator.templates.seed(wabaId, [{ name: 'welcome', language: 'en_US', status: 'APPROVED', category: 'UTILITY', components: [{ type: 'BODY', text: 'Welcome!' }] }]);
+    await signUp(org, { wabaId });
+    const rows = await t.db.selectFrom('templates').select(['name', 'status']).where('org_id', '=', org.orgId).execute();
+    expect(rows).toEqual([{ name: 'welcome', status: 'APPROVED' }]);
+  });
+
   it('leaves the numbers registered with the business token: the dispatcher sends from each of them', async () => {
     const org = await createTestOrg(t.db);
-    const { numbers } = await signUp(org);
+    const { numbers, wabaId } = await signUp(org);
+    await seedTemplates(t.db, org.orgId, wabaId);
     const dispatcher = new Dispatcher({
       db: t.db, cipher: testCipher, graph: hub.graph, logger: silentLogger, leaseTtlMs: 60_000, batchSize: 10, pollIntervalMs: 20, maxAttempts: 3, retryBaseMs: 10,
     });

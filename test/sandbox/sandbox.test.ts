@@ -79,6 +79,27 @@ describe('sandbox mode (wahub serve without Meta credentials)', () => {
     expect(message.provider_message_id).toMatch(/^wamid\./);
   });
 
+  it('seeds approved templates (positional, named, image header, authentication) and sends one with exactly its components', async () => {
+    const auth = { authorization: `Bearer ${hub.demo!.api_key}`, 'content-type': 'application/json' };
+    const listed = (await (await request(`${hub.url}/v1/templates?status=APPROVED`, { headers: auth })).body.json()) as { data: Array<{ name: string; parameter_format: string }> };
+    expect(listed.data.map((t) => t.name).sort()).toEqual(['appointment_reminder', 'hello_world', 'order_update', 'receipt_photo', 'verification_code']);
+    const template = {
+      name: 'appointment_reminder', language: { code: 'en_US' },
+      components: [{ type: 'body', parameters: [{ type: 'text', parameter_name: 'first_name', text: 'Maya' }, { type: 'text', parameter_name: 'date', text: 'Monday' }] }],
+    };
+    const sent = await request(`${hub.url}/v1/messages`, {
+      method: 'POST', headers: auth, body: JSON.stringify({ from_phone_number_id: '200000000000001', to: '+14155550123', type: 'template', template }),
+    });
+    expect(sent.statusCode).toBe(202);
+    const { id } = (await sent.body.json()) as { id: string };
+    const message = await waitFor(async () => {
+      const body = (await (await request(`${hub.url}/v1/messages/${id}`, { headers: auth })).body.json()) as { status: string; provider_message_id: string };
+      return body.status === 'read' ? body : undefined;
+    });
+    const sends = (await (await request(`${hub.url}/simulator/_simulator/sends`)).body.json()) as { sends: Array<{ wamid: string; body: { template?: unknown } }> };
+    expect(sends.sends.find((s) => s.wamid === message.provider_message_id)?.body.template).toEqual(template);
+  });
+
   it('runs a Twilio number end to end through the mounted Twilio simulator', async () => {
     const sender = '+15550100077';
     const accountSid = 'AC0f1e2d3c4b5a69788796a5b4c3d2e1f0';

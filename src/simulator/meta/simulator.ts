@@ -9,6 +9,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { metaMessageRequestSchema, metaReadRequestSchema } from '../../providers/meta/send.schema.js';
 import { createSignupSimulator, type SignupCodeInput } from './signup.js';
+import { createTemplateSimulator, type TemplateSimulator } from './templates.js';
+import { mediaRoutes } from './media.js';
 import { buildMetaError, buildStatusError, invalidAccessToken, invalidParameter, unknownObject, type MetaErrorResponse } from './errors.js';
 import { bsuidForWaId, buildMessagesWebhook, buildStatusWebhook, generateWamid, unixSecondsNow, WebhookDeliverer, type SimulatedNumber, type StatusItem } from './webhooks.js';
 import { failureInput, type FailureInput, inboundInput, type InboundInput, numberInput, type NumberInput } from './inputs.js';
@@ -31,6 +33,8 @@ export interface SimulatorOptions {
   /** Webhook retry policy. Default 5 attempts, 100 ms doubling. */
   webhookRetry?: WebhookRetry;
   logger?: SimulatorLogger;
+  /** Delay before a template created through the API is approved, ms (null: stays PENDING). Default 200. */
+  templateApproveAfterMs?: number | null;
 }
 
 /** One accepted `POST /{version}/{phone_number_id}/messages`; `at` is epoch ms. */
@@ -59,6 +63,8 @@ export interface Simulator {
   clearSends(): void;
   /** Issues an Embedded Signup code for a WABA and its numbers (`POST /_simulator/signup/codes`). */
   issueSignupCode(input: SignupCodeInput): { code: string };
+  /** Template management per WABA (list, create, delete; templates.ts). */
+  templates: TemplateSimulator;
   /** WABAs whose app subscription (`subscribed_apps`) was requested. */
   subscribedWabas(): string[];
   /** Forgets numbers, failures and sends, and cancels pending status webhooks. */
@@ -88,8 +94,6 @@ function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   return result.data;
 }
 const digits = (phone: string) => phone.replace(/\D/g, '');
-/** The bytes the simulator serves for any media id. */
-const simulatedMedia = (mediaId: string) => Buffer.from(`simulated WhatsApp media ${mediaId}\n`);
 const metaReply = (e: MetaErrorResponse): Reply => ({ statusCode: e.statusCode, body: e.body });
 
 /**
@@ -111,6 +115,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   });
   let failures: Failure[] = [];
   let sent: SimulatedSend[] = [];
+  const templates = createTemplateSimulator({ deliverer, background, approveAfterMs: options.templateApproveAfterMs });
 
   function takeFailure(phoneNumberId: string, to: string | null): Failure | undefined {
     const index = failures.findIndex((f) =>
@@ -171,6 +176,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     // `to` wins when a send carries both (docs/PROTOCOL-NOTES.md).
     const to = isRead || request.to === undefined ? null : String(request.to);
     const recipient = isRead || to !== null ? null : String(request.recipient);
+    const refused = request.type === 'template' ? templates.refuseSend(number.wabaId, request.template) : null;
+    if (refused) return metaReply(refused);
     const failure = takeFailure(phoneNumberId, to ?? recipient);
     if (failure?.mode === 'sync') return failSync(failure);
     const send: SimulatedSend = {
@@ -214,6 +221,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       return { wamid: String(message.id), status };
     },
     sends: () => [...sent],
+    templates,
     issueSignupCode: (input) => signup.issueCode(input),
     subscribedWabas: () => signup.subscribedWabas(),
     clearSends() {
@@ -223,6 +231,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       background.interrupt();
       numbers.clear();
       signup.reset();
+      templates.reset();
       failures = [];
       sent = [];
     },
@@ -232,6 +241,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     },
     plugin: async (app) => {
       signup.routes(app);
+      templates.routes(app);
       app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply: FastifyReply) => {
         // Body parser errors (bad JSON, empty body) look like Graph's invalid-parameter error.
         const status = err.statusCode ?? 500;
@@ -251,20 +261,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         if (typeof answer.body === 'string') reply.type('text/plain');
         return reply.code(answer.statusCode).send(answer.body);
       });
-      // Media [M-MEDIA]: any id resolves to a small text file served by the simulator itself.
-      app.get<{ Params: { version: string; media_id: string } }>('/:version/:media_id', async (req, reply) => {
-        if (!/^Bearer\s+\S+$/i.test(req.headers.authorization ?? '')) return reply.code(401).send(invalidAccessToken().body);
-        if (!/^\d+$/.test(req.params.media_id)) return reply.code(400).send(unknownObject(req.params.media_id).body);
-        const prefix = req.url.slice(0, req.url.indexOf(`/${req.params.version}/`));
-        return {
-          messaging_product: 'whatsapp', id: req.params.media_id, mime_type: 'text/plain', file_size: simulatedMedia(req.params.media_id).length,
-          sha256: 'simulated', url: `${req.protocol}://${req.headers.host}${prefix}/_simulator/media/${req.params.media_id}`,
-        };
-      });
-      app.get<{ Params: { media_id: string } }>('/_simulator/media/:media_id', async (req, reply) => {
-        if (!/^Bearer\s+\S+$/i.test(req.headers.authorization ?? '')) return reply.code(401).send(invalidAccessToken().body);
-        return reply.type('text/plain').send(simulatedMedia(req.params.media_id));
-      });
+      mediaRoutes(app);
       app.put<{ Params: { phone_number_id: string } }>('/_simulator/numbers/:phone_number_id', (req, reply) =>
         control(reply, () => (simulator.registerNumber(req.params.phone_number_id, req.body as NumberInput), { ok: true })));
       app.post('/_simulator/failures', (req, reply) => control(reply, () => (simulator.injectFailure(req.body as FailureInput), { ok: true })));

@@ -3,6 +3,7 @@
  * simulator over HTTP without status webhooks (only the send path is under test), numbers at a
  * given throughput, and templates queued through the real outbound service (`sendMessage`).
  */
+import { seedTemplates } from '../../helpers/templates.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -173,6 +174,7 @@ export interface ThroughputNumber {
 export async function connectNumber(db: Db, sim: SimulatorServer, orgId: string, throughputMps: number, simulatorToken?: string): Promise<ThroughputNumber> {
   const values = { wabaId: uniqueDigits(), phoneNumberId: uniqueDigits(), displayPhoneNumber: `1555${uniqueDigits(7)}`, accessToken: `token-${uniqueDigits(12)}` };
   const { id } = await connectPhoneNumber(db, testCipher, { orgId, ...values, throughputMps });
+  await seedTemplates(db, orgId, values.wabaId);
   sim.simulator.registerNumber(values.phoneNumberId, {
     waba_id: values.wabaId, display_phone_number: values.displayPhoneNumber, access_token: simulatorToken ?? values.accessToken,
   });

@@ -1,0 +1,60 @@
+/**
+ * Request and response shapes of the templates API (`templates.routes.ts`), from which the OpenAPI
+ * document is built.
+ */
+import { z } from 'zod';
+import { pageQuerySchema, pageSchema } from '../http/pagination.js';
+
+const metaEnum = z.string().regex(/^[A-Z_]{1,40}$/);
+
+/** `GET /v1/templates` filters (plus `limit` and `cursor`). */
+export const listTemplatesQuerySchema = z.object({
+  waba_id: z.string().regex(/^[0-9]{1,32}$/).optional().describe("Meta's WABA id"),
+  phone_number_id: z.string().min(1).max(64).optional().describe("the templates of this number's WABA"),
+  status: metaEnum.optional().describe('APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …'),
+  category: metaEnum.optional().describe('MARKETING, UTILITY, AUTHENTICATION'),
+  name_prefix: z.string().regex(/^[a-z0-9_]{1,512}$/).optional().describe('templates whose name starts with this'),
+  language: z.string().regex(/^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$/).optional().describe('e.g. en_US'),
+});
+
+/** The query string of `GET /v1/templates` as documented. */
+export const templatesQuerySchema = listTemplatesQuerySchema.extend(pageQuerySchema.shape);
+
+/** A template of the registry (`presentTemplate`). */
+export const templateSchema = z.object({
+  id: z.uuid(),
+  waba_id: z.string(),
+  name: z.string(),
+  language: z.string(),
+  meta_template_id: z.string().nullable(),
+  status: z.string(),
+  category: z.string().nullable(),
+  previous_category: z.string().nullable(),
+  quality_score: z.string().nullable(),
+  rejection_reason: z.string().nullable(),
+  parameter_format: z.enum(['positional', 'named']).nullable(),
+  components: z.array(z.unknown()).describe("Meta's components, as Graph returns them"),
+  synced_at: z.string().nullable().describe('null: known from a webhook only, not synced yet'),
+  deleted_at: z.string().nullable().describe('set when Meta reported the template deleted; the row is kept'),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const templatePageSchema = pageSchema(templateSchema);
+
+/** `POST /v1/templates/sync`: one WABA (or every connected WABA of the organization). */
+export const syncTemplatesSchema = z.strictObject({
+  waba_id: z.string().regex(/^[0-9]{1,32}$/).optional().describe('sync only this WABA'),
+});
+
+/** `POST /v1/templates/sync` → one entry per WABA; a WABA that could not be synced carries `error`. */
+export const syncSummarySchema = z.object({
+  data: z.array(z.object({
+    waba_id: z.string(),
+    templates: z.number().int().describe('templates Meta listed'),
+    changed: z.number().int().describe('rows inserted or changed'),
+    deleted: z.number().int().describe('rows marked deleted (Meta no longer lists them)'),
+    ran: z.boolean(),
+    error: z.string().nullable().describe("why this WABA could not be synced (Meta's refusal, no token); null when it was"),
+  })),
+});
