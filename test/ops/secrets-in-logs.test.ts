@@ -20,6 +20,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createTestOrg, signedHeaders, TEST_APP_SECRET, TEST_VERIFY_TOKEN, testCipher, testEgress, textWebhook, uniqueDigits } from '../helpers/factories.js';
 import { createTwilioNumber, encodeForm, postTwilio } from '../helpers/twilio.js';
 import { completeSignup, type Hub, issueCode, simNumbers, startHub, startSignup } from '../onboarding/helpers.js';
+import { seedTemplates } from '../helpers/templates.js';
 
 let t: TestDatabase;
 let hub: Hub;
@@ -95,6 +96,8 @@ describe('logs at level trace', () => {
     const inboundBody = textWebhook({ wabaId, phoneNumberId: number.phoneNumberId, from: `1555${uniqueDigits(7)}`, wamid: `wamid.${uniqueDigits()}` });
     secrets.hub_signature = signedHeaders(inboundBody)['x-hub-signature-256']!;
     const customer = await createCustomer(hub.app, t.db, number);
+    // The OTP's authentication template must be in the WABA's registry (the signup's sync found none at this simulator).
+    await seedTemplates(t.db, org.orgId, wabaId);
     const otp = await hub.app.inject({ method: 'POST', url: `/v1/contacts/${customer.contactId}/otp`, headers, payload: {} });
     expect(otp.statusCode, otp.body).toBe(202);
     secrets.otp_code = await codeOf(t.db, otp.json().message_id as string);
