@@ -3,7 +3,9 @@
  * anything goes to Graph so a caller learns every problem at once: at most one HEADER, BODY,
  * FOOTER and BUTTONS component, BODY required; body ≤ 1024 characters, footer ≤ 60, text header
  * ≤ 60 with at most one placeholder; ≤ 10 buttons, ≤ 2 URL, ≤ 1 PHONE_NUMBER; placeholders in the
- * body (or a text header) need their `example`.
+ * body (or a text header) need their `example`. Authentication templates are written by Meta:
+ * their BODY and FOOTER carry no text (`add_security_recommendation`, `code_expiration_minutes`)
+ * and their one button is an OTP button.
  */
 import type { z } from 'zod';
 
@@ -38,26 +40,30 @@ function hasExample(example: Record<string, unknown> | undefined, keys: string[]
 }
 
 /** Adds an issue per broken rule of `components` to a zod refinement context. */
-export function checkTemplateComponents(components: TemplateComponentInput[], ctx: z.RefinementCtx): void {
+export function checkTemplateComponents(components: TemplateComponentInput[], category: string, ctx: z.RefinementCtx): void {
+  const authentication = category === 'AUTHENTICATION';
   const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path: ['components', ...path], message });
   const seen = new Map<string, number>();
   components.forEach((component, index) => {
     if (seen.has(component.type)) issue([index, 'type'], `at most one ${component.type} component`);
     seen.set(component.type, index);
-    if (component.type === 'BODY') checkBody(component, index, issue);
+    if (component.type === 'BODY') checkBody(component, index, authentication, issue);
     if (component.type === 'FOOTER' && (component.text ?? '').length > TEMPLATE_FOOTER_MAX_CHARS) issue([index, 'text'], `footer text is at most ${TEMPLATE_FOOTER_MAX_CHARS} characters`);
-    if (component.type === 'FOOTER' && !component.text) issue([index, 'text'], 'a FOOTER needs its text');
+    if (component.type === 'FOOTER' && !component.text && !authentication) issue([index, 'text'], 'a FOOTER needs its text');
     if (component.type === 'HEADER') checkHeader(component, index, issue);
     if (component.type === 'BUTTONS') checkButtons(component, index, issue);
+    if (component.type === 'BUTTONS' && authentication && (component.buttons?.length !== 1 || component.buttons[0]?.type !== 'OTP')) {
+      issue([index, 'buttons'], 'an AUTHENTICATION template has exactly one OTP button');
+    }
   });
   if (!seen.has('BODY')) issue([], 'a BODY component is required');
 }
 
 type Issue = (path: Array<string | number>, message: string) => void;
 
-function checkBody(component: TemplateComponentInput, index: number, issue: Issue): void {
+function checkBody(component: TemplateComponentInput, index: number, authentication: boolean, issue: Issue): void {
   const text = component.text ?? '';
-  if (!text) issue([index, 'text'], 'a BODY needs its text');
+  if (!text && !authentication) issue([index, 'text'], 'a BODY needs its text');
   if (text.length > TEMPLATE_BODY_MAX_CHARS) issue([index, 'text'], `body text is at most ${TEMPLATE_BODY_MAX_CHARS} characters`);
   if (placeholdersOf(text).length > 0 && !hasExample(component.example, ['body_text', 'body_text_named_params'])) {
     issue([index, 'example'], 'a body with placeholders needs example.body_text (positional) or example.body_text_named_params (named)');

@@ -91,7 +91,7 @@ export const createTemplateSchema = z.strictObject({
   if ((body.waba_id === undefined) === (body.phone_number_id === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['waba_id'], message: 'give waba_id or phone_number_id (one of them)' });
   }
-  checkTemplateComponents(body.components, ctx);
+  checkTemplateComponents(body.components, body.category, ctx);
 });
 
 export type CreateTemplateInput = z.output<typeof createTemplateSchema>;

@@ -144,6 +144,23 @@ describe('POST /v1/templates', () => {
     expect(await t.db.selectFrom('templates').select('name').where('org_id', '=', org.orgId).where('name', 'in', ['no_example', 'long_body']).execute()).toEqual([]);
   });
 
+  it('admits an authentication template as Meta writes it (no body text, one OTP button) and refuses other buttons on one', async () => {
+    const { org, number } = await setup();
+    const otp = {
+      waba_id: number.wabaId, name: 'login_otp', language: 'en_US', category: 'AUTHENTICATION',
+      components: [
+        { type: 'BODY', add_security_recommendation: true },
+        { type: 'FOOTER', code_expiration_minutes: 10 },
+        { type: 'BUTTONS', buttons: [{ type: 'OTP', otp_type: 'COPY_CODE' }] },
+      ],
+    };
+    const created = await create(org, otp);
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ category: 'AUTHENTICATION', status: 'PENDING' });
+    const refused = await create(org, { ...otp, name: 'login_otp_quick', components: [otp.components[0], { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Hi' }] }] });
+    expect(refused.json().error.details).toEqual([{ path: 'components.1.buttons', message: 'an AUTHENTICATION template has exactly one OTP button' }]);
+  });
+
   it("answers Meta's refusal with 422 template_rejected_by_meta and Meta's code, storing nothing", async () => {
     const { org, number } = await setup();
     const inject = await fetch(`${sim.url}/_simulator/template-failures`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 100, count: 1 }) });
