@@ -34,6 +34,7 @@ export const ERROR_STATUS = {
   template_language_not_found: 422,
   template_parameters_mismatch: 422,
   templates_not_synced: 422,
+  template_rejected_by_meta: 422,
   otp_expired: 422,
   otp_not_requested: 422,
   otp_already_used: 409,

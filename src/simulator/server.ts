@@ -23,6 +23,8 @@ export interface SimulatorServerOptions {
   statusWebhooks?: boolean;
   webhookRetry?: WebhookRetry;
   logger?: SimulatorLogger;
+  /** Delay before a created template turns APPROVED (webhook sent), ms; null: stays PENDING. Default 200. */
+  templateApproveAfterMs?: number | null;
   /** The hub's Twilio webhook URL (`…/webhooks/twilio`): mounts the Twilio simulator at `/twilio`. */
   twilioInboundWebhookUrl?: string;
 }

@@ -5,7 +5,7 @@
  * templates are not written; templates Meta no longer lists are marked deleted, never dropped (a
  * queued message keeps its template). Management rate-limit codes back off and retry.
  */
-import type { Db, Tx } from '../db/database.js';
+import type { Db, Executor, Tx } from '../db/database.js';
 import { withTransaction } from '../db/database.js';
 import { findAccessToken } from '../numbers/credentials.service.js';
 import { listWabaNumbers } from '../numbers/wabas.repository.js';
@@ -122,6 +122,15 @@ export async function importTemplates(db: Db, orgId: string, wabaRef: string, te
   });
 }
 
+/** The token of the first connected number of the WABA that has one (template management calls are per WABA). */
+export async function findWabaToken(db: Executor, cipher: TokenCipher, orgId: string, wabaRef: string): Promise<string | undefined> {
+  for (const number of await listWabaNumbers(db, wabaRef)) {
+    const token = await findAccessToken(db, cipher, orgId, number.id);
+    if (token) return token;
+  }
+  return undefined;
+}
+
 /**
  * Syncs one WABA of the organization from Graph, one sync at a time per WABA.
  * @param onlyIfNeverSynced skip when another sync completed first (the first template send of a WABA)
@@ -133,11 +142,7 @@ export async function syncWabaTemplates(
   return withTransaction(deps.db, async (tx) => {
     const state = await lockTemplateSync(tx, orgId, waba.id);
     if (onlyIfNeverSynced && state.synced_at !== null) return { waba_id: waba.waba_id, templates: 0, changed: 0, deleted: 0, ran: false, error: null };
-    let token: string | undefined;
-    for (const number of await listWabaNumbers(tx, waba.id)) {
-      token = await findAccessToken(tx, deps.cipher, orgId, number.id);
-      if (token) break;
-    }
+    const token = await findWabaToken(tx, deps.cipher, orgId, waba.id);
     if (!token) throw new AppError('not_found', `WABA ${waba.waba_id} has no connected number with a token to sync its templates with`);
     const templates = await fetchAllTemplates(deps, waba.waba_id, token);
     const { changed, deleted } = await applyTemplateList(tx, orgId, waba.id, templates);

@@ -239,3 +239,41 @@ export async function findAllSyncableWabas(db: Executor, syncedBefore: Date) {
       .where('phone_numbers.provider', '=', 'meta').where('phone_numbers.status', '=', 'active')))
     .orderBy('wabas.org_id').orderBy('wabas.waba_id').execute();
 }
+
+/**
+ * Stores a template Meta just accepted (`POST /{waba_id}/message_templates`), or refreshes the row
+ * of the same (WABA, name, language), e.g. one marked deleted before: status as Meta answered,
+ * `synced_at` null until a sync lists it. When a status webhook of the same Meta id landed first,
+ * its status is kept.
+ * @returns the row's id
+ */
+export async function upsertCreatedTemplate(tx: Tx, orgId: string, wabaRef: string, template: Omit<SyncedTemplate, 'qualityScore' | 'rejectionReason'>): Promise<string> {
+  const result = await sql<{ id: string }>`
+    INSERT INTO templates AS t (org_id, waba_ref, name, language, meta_template_id, status, category, parameter_format, components)
+    VALUES (${orgId}, ${wabaRef}, ${template.name}, ${template.language}, ${template.metaTemplateId}, ${template.status}, ${template.category},
+            ${template.parameterFormat}, ${toJsonb(template.components)}::jsonb)
+    ON CONFLICT ON CONSTRAINT templates_waba_name_language_key DO UPDATE SET
+      -- A status webhook of this very template may have landed first (a stub with Meta's id): keep its news.
+      status = CASE WHEN t.meta_template_id = excluded.meta_template_id AND t.deleted_at IS NULL THEN t.status ELSE excluded.status END,
+      rejection_reason = CASE WHEN t.meta_template_id = excluded.meta_template_id AND t.deleted_at IS NULL THEN t.rejection_reason END,
+      meta_template_id = excluded.meta_template_id, category = excluded.category,
+      parameter_format = excluded.parameter_format, components = excluded.components, quality_score = NULL,
+      deleted_at = NULL, updated_at = now()
+    RETURNING t.id
+  `.execute(tx);
+  return result.rows[0]!.id;
+}
+
+/**
+ * Marks every language of a template name deleted (Meta deletes by name); rows are kept, so queued
+ * messages that reference them keep their template.
+ * @returns how many were marked
+ */
+export async function markTemplateNameDeleted(tx: Tx, orgId: string, wabaRef: string, name: string): Promise<number> {
+  const result = await tx.updateTable('templates')
+    .set({ status: 'DELETED', deleted_at: sql`now()`, updated_at: sql`now()` })
+    .where('org_id', '=', orgId).where('waba_ref', '=', wabaRef).where('name', '=', name).where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+

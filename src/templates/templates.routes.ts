@@ -1,6 +1,7 @@
 /**
  * Templates API: `GET /v1/templates` (filters, keyset pagination), `GET /v1/templates/{id}`,
- * `POST /v1/templates/sync` (owners and admins).
+ * `POST /v1/templates/sync`, `POST /v1/templates` (create through Graph) and
+ * `DELETE /v1/templates/{id}` (owners and admins).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
@@ -9,14 +10,15 @@ import { describeRoute, idParams } from '../http/openapi.js';
 import { parsePageQuery } from '../http/pagination.js';
 import { parseInput, requireUuid } from '../http/validation.js';
 import type { TemplateSyncDeps } from './template-sync.service.js';
-import { getTemplate, listTemplatePage, syncTemplatesOnDemand } from './templates.service.js';
+import { createTemplateAtMeta, deleteTemplateAtMeta } from './template-management.service.js';
+import { assertMayManageTemplates, getTemplate, listTemplatePage, syncTemplatesOnDemand } from './templates.service.js';
 import {
-  listTemplatesQuerySchema, syncSummarySchema, syncTemplatesSchema, templatePageSchema, templateSchema, templatesQuerySchema,
+  createTemplateSchema, listTemplatesQuerySchema, syncSummarySchema, syncTemplatesSchema, templatePageSchema, templateSchema, templatesQuerySchema,
 } from './templates.schema.js';
 
 export interface TemplatesRoutesOptions {
   db: Db;
-  /** Absent when the hub has no Graph client: sync answers 503 not_configured. */
+  /** Absent when the hub has no Graph client: sync, create and delete answer 503 not_configured. */
   sync?: TemplateSyncDeps;
 }
 
@@ -53,5 +55,38 @@ export async function templatesRoutes(app: FastifyInstance, options: TemplatesRo
   }, async (request) => {
     const body = parseInput(syncTemplatesSchema, request.body ?? {});
     return syncTemplatesOnDemand(options.sync, principalOf(request), body.waba_id);
+  });
+
+  app.post('/v1/templates', {
+    schema: describeRoute('POST', {
+      summary: 'Create a template at Meta (owners and admins)', tags: ['templates'],
+      description: "Checks Meta's rules first (name, language, one HEADER/BODY/FOOTER/BUTTONS at most, BODY required, lengths, buttons, "
+        + 'examples for placeholders: `validation_failed` with every problem), then `POST /{waba_id}/message_templates` with the WABA\'s token. '
+        + "Meta's refusal answers `template_rejected_by_meta` (Meta's code and message) and stores nothing; otherwise the template is stored "
+        + 'with the status Meta answered (PENDING while it reviews; the status webhook updates it).',
+      body: createTemplateSchema, responses: { 201: templateSchema },
+      errors: ['forbidden', 'not_found', 'template_rejected_by_meta', 'provider_error', 'not_configured'],
+    }),
+  }, async (request, reply) => {
+    const principal = principalOf(request);
+    // An agent is refused before the body is looked at.
+    assertMayManageTemplates(principal);
+    const body = parseInput(createTemplateSchema, request.body);
+    return reply.status(201).send(await createTemplateAtMeta(options.sync, principal, body));
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/templates/:id', {
+    schema: describeRoute('DELETE', {
+      summary: 'Delete a template at Meta (owners and admins)', tags: ['templates'],
+      description: '`DELETE /{waba_id}/message_templates?name=` deletes every language of the name at Meta; the rows of that name are then '
+        + 'marked `DELETED`, never dropped (queued messages keep their template). A template already deleted answers 204 again.',
+      params: idParams, responses: { 204: null },
+      errors: ['forbidden', 'not_found', 'template_rejected_by_meta', 'provider_error', 'not_configured'],
+    }),
+  }, async (request, reply) => {
+    const principal = principalOf(request);
+    assertMayManageTemplates(principal);
+    await deleteTemplateAtMeta(options.sync, principal, requireUuid(request.params.id, 'template'));
+    return reply.status(204).send();
   });
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { pageQuerySchema, pageSchema } from '../http/pagination.js';
+import { checkTemplateComponents } from './template-rules.js';
 
 const metaEnum = z.string().regex(/^[A-Z_]{1,40}$/);
 
@@ -58,3 +59,39 @@ export const syncSummarySchema = z.object({
     error: z.string().nullable().describe("why this WABA could not be synced (Meta's refusal, no token); null when it was"),
   })),
 });
+
+const buttonSchema = z.looseObject({
+  type: z.enum(['QUICK_REPLY', 'URL', 'PHONE_NUMBER', 'OTP', 'COPY_CODE', 'FLOW', 'CATALOG', 'MPM']),
+  text: z.string().min(1).max(25).optional(),
+  url: z.string().min(1).max(2000).optional(),
+  phone_number: z.string().min(1).max(20).optional(),
+});
+
+const componentSchema = z.looseObject({
+  type: z.enum(['HEADER', 'BODY', 'FOOTER', 'BUTTONS']),
+  format: z.string().regex(/^[A-Z_]{1,20}$/).optional().describe('HEADER: TEXT (default), IMAGE, VIDEO, GIF, DOCUMENT, LOCATION'),
+  text: z.string().max(4096).optional(),
+  example: z.record(z.string(), z.unknown()).optional().describe('required when the text has placeholders: body_text, body_text_named_params, header_text, …'),
+  buttons: z.array(buttonSchema).max(20).optional(),
+});
+
+/**
+ * `POST /v1/templates`: the WABA (by id or through one of its numbers) and the template as Graph
+ * takes it; Meta's rules are checked here (`template-rules.ts`).
+ */
+export const createTemplateSchema = z.strictObject({
+  waba_id: z.string().regex(/^[0-9]{1,32}$/).optional().describe("Meta's WABA id (or phone_number_id)"),
+  phone_number_id: z.string().min(1).max(64).optional().describe("a number of the WABA (or waba_id)"),
+  name: z.string().regex(/^[a-z0-9_]{1,512}$/).describe('lower-case letters, digits and underscores, at most 512'),
+  language: z.string().regex(/^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$/).describe('e.g. en_US, pt_BR, de'),
+  category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']),
+  parameter_format: z.enum(['positional', 'named']).optional().describe('default positional ({{1}}); named: {{first_name}}'),
+  components: z.array(componentSchema).min(1).max(4),
+}).superRefine((body, ctx) => {
+  if ((body.waba_id === undefined) === (body.phone_number_id === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['waba_id'], message: 'give waba_id or phone_number_id (one of them)' });
+  }
+  checkTemplateComponents(body.components, body.category, ctx);
+});
+
+export type CreateTemplateInput = z.output<typeof createTemplateSchema>;

@@ -20,6 +20,7 @@ import type { Db } from '../../src/db/database.js';
 import { GraphApiClient } from '../../src/providers/meta/graph.client.js';
 import { setOperatorPassword } from '../../src/sessions/sessions.service.js';
 import { ERROR_STATUS } from '../../src/shared/errors.js';
+import { findConnectedWabas, upsertCreatedTemplate } from '../../src/templates/templates.repository.js';
 import { bearer, customerWaId, deliverInbound, inboundWamid } from '../helpers/api.js';
 import { publishEvent } from '../helpers/events.js';
 import { TEST_TEMPLATES, toGraphTemplate } from '../helpers/templates.js';
@@ -74,6 +75,8 @@ export interface Tenant {
   deadLetterId: string;
   /** A template of the registry of the tenant's WABA. */
   templateId: string;
+  /** A template no send names, for DELETE. */
+  spareTemplateId: string;
   /** Stream position just before a published event of the organization naming `threadId`. */
   streamPositionBefore: string;
 }
@@ -120,6 +123,12 @@ export interface RouteProbe {
 export const sessionCookie = (token: string): Record<string, string> => ({ cookie: `wahub_session=${token}` });
 
 const text = (threadId: string) => ({ thread_id: threadId, type: 'text', text: { body: 'hostile probe' } });
+
+/** A template Meta's rules admit, with a fresh name, for `POST /v1/templates`. */
+const probeTemplate = (where: { waba_id: string } | { phone_number_id: string }) => ({
+  ...where, name: `probe_${randomBytes(6).toString('hex')}`, language: 'en_US', category: 'UTILITY',
+  components: [{ type: 'BODY', text: 'Order {{1}} is on its way.', example: { body_text: [['A-1']] } }],
+});
 
 /** One probe per `/v1` route, keyed `METHOD /path` as Fastify lists it. */
 export const PROBES: Record<string, RouteProbe> = {
@@ -335,6 +344,21 @@ export const PROBES: Record<string, RouteProbe> = {
     nullBody: 'the whole body is optional: without waba_id every connected WABA of the organization is synced',
     isolation: (_a, b) => [{ what: "B's WABA", request: { method: 'POST', url: '/v1/templates/sync', payload: { waba_id: b.number.wabaId } }, status: 404, code: 'not_found' }],
   },
+  'POST /v1/templates': {
+    base: (t) => ({ method: 'POST', url: '/v1/templates', payload: probeTemplate({ waba_id: t.number.wabaId }), status: 201 }),
+    refusals: (t) => [
+      { what: 'no BODY', method: 'POST', url: '/v1/templates', payload: { ...probeTemplate({ waba_id: t.number.wabaId }), components: [{ type: 'FOOTER', text: 'x' }] }, status: 400, code: 'validation_failed' },
+      { what: 'an upper-case name', method: 'POST', url: '/v1/templates', payload: { ...probeTemplate({ waba_id: t.number.wabaId }), name: 'Probe' }, status: 400, code: 'validation_failed' },
+    ],
+    isolation: (_a, b) => [
+      { what: "B's WABA", request: { method: 'POST', url: '/v1/templates', payload: probeTemplate({ waba_id: b.number.wabaId }) }, status: 404, code: 'not_found' },
+      { what: "B's number", request: { method: 'POST', url: '/v1/templates', payload: probeTemplate({ phone_number_id: b.number.phoneNumberId }) }, status: 404, code: 'not_found' },
+    ],
+  },
+  'DELETE /v1/templates/:id': {
+    base: (t) => ({ method: 'DELETE', url: `/v1/templates/${t.spareTemplateId}`, status: 204 }),
+    isolation: (_a, b) => [{ what: "B's template", request: { method: 'DELETE', url: `/v1/templates/${b.spareTemplateId}` }, status: 404, code: 'not_found' }],
+  },
 
   // Webhook dead letters and inbound media.
   'GET /v1/dead-letters': {
@@ -516,6 +540,10 @@ export async function createProbedApp(db: Db): Promise<FastifyInstance> {
       // Template sync: every WABA lists the templates the test factories seed, so a sync changes nothing.
       const data = TEST_TEMPLATES.map((template, index) => toGraphTemplate(template, String(700000000000000 + index)));
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data, paging: { cursors: { before: 'MA', after: 'MQ' } } }));
+    } else if (request.method === 'POST' && /^\/graph\/v24\.0\/\d+\/message_templates$/.test(path)) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: uniqueDigits(), status: 'PENDING', category: 'UTILITY' }));
+    } else if (request.method === 'DELETE' && /^\/graph\/v24\.0\/\d+\/message_templates$/.test(path)) {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success: true }));
     } else if (request.method === 'GET' && path.startsWith('/graph/_media/')) {
       response.writeHead(200, { 'content-type': 'image/jpeg' }).end('probe media');
     } else {
@@ -618,7 +646,17 @@ export async function createTenant(app: FastifyInstance, db: Db, name: string): 
     subscriptionId: subscription.id, deadDeliveryId: delivery!.id, spareSubscriptionId: spareSubscription.id,
     deadLetterId: deadLetter!.id, streamPositionBefore: String(BigInt(position) - 1n),
     templateId: (await db.selectFrom('templates').select('id').where('org_id', '=', org.orgId).where('name', '=', 'hello_world').executeTakeFirstOrThrow()).id,
+    spareTemplateId: await insertSpareTemplate(db, org.orgId, number.wabaId),
   };
+}
+
+/** A registry row no send names (DELETE marks it and every row of its name deleted). @returns its id */
+async function insertSpareTemplate(db: Db, orgId: string, wabaId: string): Promise<string> {
+  const [waba] = await findConnectedWabas(db, orgId, { wabaId });
+  return db.transaction().execute((tx) => upsertCreatedTemplate(tx, orgId, waba!.id, {
+    metaTemplateId: uniqueDigits(), name: 'probe_spare', language: 'en_US', status: 'APPROVED', category: 'UTILITY', parameterFormat: 'positional',
+    components: [{ type: 'BODY', text: 'A spare template.' }],
+  }));
 }
 
 /** What the probes read of a response (a body read whole, or an event stream's first frames). */
