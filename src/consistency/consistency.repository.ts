@@ -35,20 +35,24 @@ async function rows(db: Executor, query: RawBuilder<Violation>): Promise<Violati
   return (await query.execute(db)).rows;
 }
 
+/** Organizations' identities (a number or a BSUID) held by more than one contact. */
+function contactsSharing(identity: 'e164' | 'bsuid', scope: Scope): RawBuilder<Violation> {
+  const column = sql.ref(identity);
+  return sql<Violation>`
+    SELECT org_id || ' ' || ${column} AS subject, count(*) || ' contacts' AS detail FROM contacts
+    WHERE ${column} IS NOT NULL ${orgFilter('org_id', scope)} GROUP BY org_id, ${column} HAVING count(*) > 1 LIMIT ${LIMIT}`;
+}
+
 export const proofQueries: Record<string, { description: string; wabaScoped: boolean; run: (db: Executor, scope: Scope) => Promise<Violation[]> }> = {
   duplicate_contacts: {
     description: 'one contact per (organization, E.164 number)',
     wabaScoped: false,
-    run: (db, scope) => rows(db, sql<Violation>`
-      SELECT org_id || ' ' || e164 AS subject, count(*) || ' contacts' AS detail FROM contacts
-      WHERE e164 IS NOT NULL ${orgFilter('org_id', scope)} GROUP BY org_id, e164 HAVING count(*) > 1 LIMIT ${LIMIT}`),
+    run: (db, scope) => rows(db, contactsSharing('e164', scope)),
   },
   duplicate_bsuid_contacts: {
     description: 'one contact per (organization, business-scoped user ID)',
     wabaScoped: false,
-    run: (db, scope) => rows(db, sql<Violation>`
-      SELECT org_id || ' ' || bsuid AS subject, count(*) || ' contacts' AS detail FROM contacts
-      WHERE bsuid IS NOT NULL ${orgFilter('org_id', scope)} GROUP BY org_id, bsuid HAVING count(*) > 1 LIMIT ${LIMIT}`),
+    run: (db, scope) => rows(db, contactsSharing('bsuid', scope)),
   },
   contacts_without_identity: {
     description: 'every contact has an E.164 number or a business-scoped user ID',
