@@ -25,8 +25,6 @@ import { throttleNumber } from './governor.repository.js';
 import { decideAfterFailure } from './failure-policy.js';
 import * as outbox from './outbox.repository.js';
 
-export { pairRateLimitDelayMs, retryDelayMs } from './failure-policy.js';
-
 /** Default of OUTBOX_PAIR_RATE_LIMIT_MAX_MS: 24 h. */
 const DEFAULT_PAIR_RATE_LIMIT_MAX_MS = 86_400_000;
 

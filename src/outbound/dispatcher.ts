@@ -26,9 +26,7 @@ import { OutcomeRecorder } from './dispatch-outcomes.js';
 import { OutboxWakeup } from './outbox-wakeup.js';
 import { SlotReserver, slotIntervalMs } from './slot-reserver.js';
 
-export { pairRateLimitDelayMs, retryDelayMs } from './dispatch-outcomes.js';
 export type { DispatcherOptions } from './dispatcher.options.js';
-export { slotIntervalMs } from './slot-reserver.js';
 
 const LATE_TOLERANCE_MS = 20;
 const HORIZON_MS = 2_000;
