@@ -220,10 +220,10 @@ export async function startHub(role: Role, env: NodeJS.ProcessEnv = process.env)
       ({ demo, created: demoCreated } = await seedSandbox(db, cipher, config.dataDir));
       // The simulator plays Meta for every number of this database (numbers added while running
       // can be registered with PUT /simulator/_simulator/numbers/{phone_number_id}, or by a restart).
-      for (const number of await listConnectedMetaNumbers(db)) {
-        simulator.registerNumber(number.phone_number_id, { waba_id: number.waba_id, display_phone_number: number.display_phone_number });
-        simulator.templates.seed(number.waba_id, SANDBOX_TEMPLATES);
-      }
+      const metaNumbers = await listConnectedMetaNumbers(db);
+      for (const number of metaNumbers) simulator.registerNumber(number.phone_number_id, { waba_id: number.waba_id, display_phone_number: number.display_phone_number });
+      // Templates are the WABA's: seeded once per WABA, not again (with new ids) for each of its numbers.
+      for (const wabaId of new Set(metaNumbers.map((number) => number.waba_id))) simulator.templates.seed(wabaId, SANDBOX_TEMPLATES);
       twilioSimulator = createTwilioSimulator({
         inboundWebhookUrl: `${config.publicBaseUrl ?? url}/webhooks/twilio`,
         delays: config.sandbox.statusDelaysMs,
